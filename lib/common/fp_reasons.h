@@ -30,7 +30,8 @@
 	X(NO_RECORD_MEM,   "no_record_mem",   "no record memory for the window, window dropped") \
 	X(WINDOW_TRUNC,    "window_trunc",    "packets past the per-window record cap (still counted)") \
 	X(TABLE_EVICT,     "table_evict",     "flow evicted from a full table (window finished early)") \
-	X(VERDICT_RING_FULL, "verdict_ring_full", "stats ring full, verdict lost (packets unclassified)")
+	X(VERDICT_RING_FULL, "verdict_ring_full", "stats ring full, verdict lost (packets unclassified)") \
+	X(DIST_RING_FULL,  "dist_ring_full",  "software RSS ring to another RX lcore full (packet unclassified)")
 
 enum fp_parse_reason {
 	FP_PARSE_OK = 0,

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite from a fresh Debian 12 machine: install, build, meson test (all suites).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${FLOWPIC_BUILD:-$top/build}
+
+"$top/tools/bootstrap.sh"
+if [[ -x "$top/tools/lab/install-deps.sh" ]]; then
+	"$top/tools/lab/install-deps.sh"
+fi
+cd "$top"
+exec meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
