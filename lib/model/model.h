@@ -17,12 +17,22 @@
  *  - dense: weights [units][in_features], bias [units], where the input is the previous
  *    layer's output flattened in C, H, W order.
  * Shapes (in_* / out_*) are derived from the input resolution by fp_model_derive_shapes().
+ * A dense layer's output has shape units x 1 x 1.
+ *
+ * Ownership: everything a struct fp_model points to (class_names and each name, blob and the
+ * text fields) is owned by the model and released by fp_model_free() with free(). A model
+ * built in memory is therefore calloc()ed, its strings strdup()ed and its blob malloc()ed (or
+ * aligned_alloc()ed); text pointers may be left NULL. Layers are numbered from 1 in messages.
  */
 
 #define FP_MODEL_FORMAT_VERSION 1
 #define FP_MODEL_MAX_LAYERS 64
 #define FP_MODEL_MAX_CLASSES 256
-#define FP_MODEL_NAME_MAX 64
+#define FP_MODEL_NAME_MAX 64		/**< model and class names: at most 63 bytes + NUL */
+#define FP_MODEL_FILE_MAX (512u << 20)	/**< largest model file accepted, bytes */
+#define FP_MODEL_HEADER_MAX (1u << 20)	/**< largest YAML metadata part, bytes */
+#define FP_MODEL_MAX_PARAMS (FP_MODEL_FILE_MAX / 4) /**< most floats a model may hold */
+#define FP_MODEL_MAX_ACTIVATION (1u << 28) /**< most values one layer may output */
 
 enum fp_layer_type {
 	FP_LAYER_CONV2D = 0,
@@ -70,6 +80,8 @@ struct fp_model {
 	char *data_digest;		/**< training-data digest (free text, may be "") */
 	double accuracy;		/**< reported accuracy, or -1 when not given */
 	char *description;		/**< free text, may be "" */
+	char *training_date;		/**< free text, may be "" */
+	char *training_command;		/**< free text, may be "" */
 };
 
 /**
