@@ -62,7 +62,8 @@ fp_flowpic_reset(struct fp_flowpic *pic);
 
 /**
  * Add n records. Records whose direction is filtered out by the mode are ignored; records with
- * t_us >= window_us go to the last column. Returns how many records were drawn.
+ * t_us >= window_us go to the last column. Returns how many records were drawn (a record that
+ * would start a new cell while the touched list cannot grow for lack of memory is not drawn).
  */
 uint32_t
 fp_flowpic_add(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n);
@@ -70,6 +71,22 @@ fp_flowpic_add(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n
 /** Resolution R of the picture. */
 uint32_t
 fp_flowpic_resolution(const struct fp_flowpic *pic);
+
+/** Window length in microseconds the builder was created with. */
+uint64_t
+fp_flowpic_window_us(const struct fp_flowpic *pic);
+
+/** Direction mode the builder was created with. */
+enum fp_dir_mode
+fp_flowpic_dir(const struct fp_flowpic *pic);
+
+/**
+ * Cell index (row * R + col) a packet of this size and arrival time falls in, by the geometry
+ * above; the direction mode is not applied. Pure, and the same computation fp_flowpic_add()
+ * uses.
+ */
+uint32_t
+fp_flowpic_cell_index(const struct fp_flowpic *pic, uint32_t size, uint32_t t_us);
 
 /** Number of non-zero cells. */
 uint32_t
