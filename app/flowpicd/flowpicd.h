@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_log.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
@@ -32,6 +34,7 @@ struct fpd_settings {
 	uint16_t rx_desc;
 	uint16_t burst;
 	int clock_packet;		/* 1: mbuf Rx timestamp (us); 0: TSC */
+	int promiscuous;
 	int backpressure;		/* offline replay: wait on full rings instead of dropping */
 	uint64_t window_us;
 	uint64_t idle_us[3];		/* tcp, udp, other */
@@ -88,7 +91,11 @@ struct fpd_rx {
 	uint16_t port_idx[FPD_MAX_PORTS];	/* ports this lcore polls */
 	uint16_t queue[FPD_MAX_PORTS];
 	unsigned int n_polls;
+	struct fp_flow_table_ops ops;
 	struct rte_ring *dist_in;		/* mbufs handed over by RX lcore 0 (no RSS) */
+	int dist_needed;			/* some port has one queue: lcore 0 spreads it */
+	uint64_t now_us;			/* latest time seen (packet clock) or TSC time */
+	uint64_t flows_active;
 	struct rte_ring *win_out[FPD_MAX_WORKERS];
 	unsigned int next_worker;
 	/* counters (single writer) */
@@ -99,7 +106,8 @@ struct fpd_rx {
 	struct fpd_cat_counters other;
 	struct fpd_cat_counters unclassified;
 	uint64_t windows_sent;
-	_Atomic int done;
+	_Atomic int polling_done;		/* no more packets from the ports */
+	_Atomic int done;			/* flushed: no more windows */
 } __rte_cache_aligned;
 
 /* One worker lcore: its FlowPic builder, inference context and counters. */

@@ -112,7 +112,7 @@ fpd_ports_init(struct fpd_app *app)
 		ret = fpd_port_configure(app, p);
 		if (ret != 0)
 			return ret;
-		ret = rte_eth_promiscuous_enable(port_id);
+		ret = app->set.promiscuous ? rte_eth_promiscuous_enable(port_id) : 0;
 		if (ret != 0 && ret != -ENOTSUP)
 			FPD_LOG(WARNING, "port %u (%s): promiscuous mode: %s\n", port_id, p->name,
 				strerror(-ret));
