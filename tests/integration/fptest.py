@@ -1,0 +1,108 @@
+"""Harness for flowpicd integration tests: run flowpicd, read its outputs, assert, report."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+
+TOP = os.environ.get("FP_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BUILD = os.environ.get("FP_BUILDDIR") or os.path.join(TOP, "build")
+FLOWPICD = os.environ.get("FLOWPICD") or os.path.join(BUILD, "app", "flowpicd", "flowpicd")
+sys.path.insert(0, os.path.join(TOP, "tools", "model"))
+
+CLASSES = ["voip", "video", "chat", "browsing", "file_transfer"]
+
+
+class Failure(AssertionError):
+    pass
+
+
+def eq(actual, expected, what):
+    if actual != expected:
+        raise Failure("%s: expected %r, actual %r" % (what, expected, actual))
+
+
+def contains(text, needle, what):
+    if needle not in (text or ""):
+        raise Failure("%s: %r not found in %r" % (what, needle, (text or "")[-2000:]))
+
+
+def check_accounting(res):
+    """The accounting identity: categories sum to what was received, packets and bytes."""
+    st = res.stats
+    pk = sum(c["packets"] for c in st["categories"].values())
+    by = sum(c["bytes"] for c in st["categories"].values())
+    eq(pk, st["rx"]["packets"], "accounting identity (packets)")
+    eq(by, st["rx"]["bytes"], "accounting identity (bytes)")
+    contains(res.stdout, "accounting: ok", "flowpicd's own accounting check")
+
+
+def canon(verdicts):
+    keys = ("time", "src", "dst", "sport", "dport", "proto", "window", "category",
+            "packets", "bytes")
+    return sorted(tuple(v[k] for k in keys) + (round(v["confidence"], 3),) for v in verdicts)
+
+
+def make_model(path, resolution=32, classes=CLASSES, seed=1):
+    """A LeNet-5 FlowPic model with random weights (pipeline tests need any valid model)."""
+    import numpy as np
+    import fpmodel
+    rng = np.random.default_rng(seed)
+    m = fpmodel.lenet5(resolution, classes)
+    m.init_random(rng)
+    m.save(path)
+    return path
+
+
+class Result:
+    def __init__(self, rc, stdout, stderr, stats, verdicts):
+        self.rc, self.stdout, self.stderr = rc, stdout, stderr
+        self.stats, self.verdicts = stats, verdicts
+
+
+class Ctx:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.model = make_model(self.path("test-32.fpm"))
+        self.runs = 0
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def run(self, pcap, args=(), expect_rc=0, timeout=120):
+        self.runs += 1
+        sj = self.path("stats%d.json" % self.runs)
+        vl = self.path("verdicts%d.jsonl" % self.runs)
+        cmd = [FLOWPICD, "--pcap", pcap, "--model", self.model, "--stats-json", sj,
+               "--verdicts", vl] + list(args)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if p.returncode != expect_rc:
+            raise Failure("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
+                " ".join(cmd), p.returncode, expect_rc, p.stdout[-3000:], p.stderr[-3000:]))
+        stats = json.load(open(sj)) if os.path.exists(sj) else None
+        verdicts = []
+        if os.path.exists(vl):
+            with open(vl) as f:
+                verdicts = [json.loads(line) for line in f if line.strip()]
+        return Result(p.returncode, p.stdout, p.stderr, stats, verdicts)
+
+
+def main(tests):
+    passed = failed = 0
+    with tempfile.TemporaryDirectory(prefix="fptest-") as tmp:
+        ctx = Ctx(tmp)
+        for t in tests:
+            try:
+                t(ctx)
+                print("ok   %s" % t.__name__)
+                passed += 1
+            except Exception as e:  # noqa: BLE001 - every failure is reported
+                print("FAIL %s: %s" % (t.__name__, e))
+                if not isinstance(e, Failure):
+                    traceback.print_exc()
+                failed += 1
+            sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 and passed > 0 else 1
