@@ -571,6 +571,10 @@ load(int fd, char *msg, size_t msglen)
 			model_fail(msg, msglen, "no '...' line ending the metadata (not a model file?)");
 		goto fail;
 	}
+	if (meta_len == 4) {
+		model_fail(msg, msglen, "metadata is empty");
+		goto fail;
+	}
 	root = ytree_parse(head, meta_len, msg, msglen);
 	if (root == NULL || parse_meta(root, m, &count, &crc, msg, msglen) < 0 ||
 			model_check_names(m, msg, msglen) < 0 ||
