@@ -35,7 +35,8 @@ put_real(FILE *f, double v, int as_float)
 
 	for (prec = 1; prec <= 17; prec++) {
 		snprintf(buf, sizeof(buf), "%.*g", prec, v);
-		if (as_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
+		/* as the loader reads it: strtod, then a cast for float fields */
+		if (as_float ? (float)strtod(buf, NULL) == (float)v : strtod(buf, NULL) == v)
 			break;
 	}
 	fputs(buf, f);
