@@ -242,7 +242,8 @@ conf_eal_lcores(const struct fp_conf_strv *args, bool set[FP_CONF_MAX_LCORE], in
 			if (v == NULL)
 				continue;
 			if (found++ > 0) {
-				snprintf(why, whylen, "only one of -l, -c and --lcores may be given");
+				snprintf(why, whylen,
+					"only one of -l, -c and --lcores may be given");
 				return -EINVAL;
 			}
 			snprintf(opt, optlen, "%s %s", names[j], v);

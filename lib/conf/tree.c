@@ -207,7 +207,8 @@ conf_tree_parse(const char *src, const char *text, size_t len, uint32_t col0,
 			break;
 		case YAML_ALIAS_EVENT:
 			ret = tree_fail(&t, ev.start_mark, -EINVAL,
-				"aliases (*%s) are not supported", (const char *)ev.data.alias.anchor);
+				"aliases (*%s) are not supported",
+				(const char *)ev.data.alias.anchor);
 			break;
 		case YAML_SCALAR_EVENT:
 			n = tree_scalar(&t, &ev, &ret);
@@ -229,7 +230,8 @@ conf_tree_parse(const char *src, const char *text, size_t len, uint32_t col0,
 			n = tree_node(&t, ev.type == YAML_SEQUENCE_START_EVENT ? CONF_N_SEQ :
 				CONF_N_MAP, ev.start_mark);
 			if (n == NULL) {
-				ret = (conf_err(e, src, 0, 0, "out of memory reading YAML"), -ENOMEM);
+				conf_err(e, src, 0, 0, "out of memory reading YAML");
+				ret = -ENOMEM;
 				break;
 			}
 			ret = tree_attach(&t, depth > 0 ? stack[depth - 1] : NULL, root, n,

@@ -114,8 +114,8 @@ check_in_set(const struct fp_conf *c, int id, const struct fp_conf_u32v *l, cons
 
 	for (i = 0; i < l->n; i++)
 		if (!set[l->v[i]])
-			return fail(c, id, e, "lcore %u is not in the EAL lcore set of eal.args '%s'",
-				l->v[i], opt);
+			return fail(c, id, e, "lcore %u is not in the EAL lcore set of "
+				"eal.args '%s'", l->v[i], opt);
 	return 0;
 }
 
