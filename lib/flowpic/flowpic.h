@@ -103,12 +103,13 @@ fp_flowpic_cells(const struct fp_flowpic *pic);
 uint32_t
 fp_flowpic_count(const struct fp_flowpic *pic, uint32_t row, uint32_t col);
 
-/** Input value of a count under a normalisation. */
+/** Input value of a count under a normalisation (an unknown one gives the count itself). */
 float
 fp_norm_apply(enum fp_norm norm, uint32_t count);
 
 /**
- * Write the dense R x R float image (row-major) with normalisation applied. When
+ * Write the dense R x R float image (row-major, dst holds R * R floats) with normalisation
+ * applied. When
  * dst_is_zero is non-zero the caller promises dst is all zero and only non-zero cells are
  * written (O(nnz)); otherwise the whole image is written (O(R^2)).
  */

@@ -89,14 +89,22 @@ struct fp_model {
  * a one-line message in err naming the file and the problem: wrong version, unknown layer,
  * bad parameter, shape mismatch between layers, weights not matching the architecture
  * (truncated or oversized), checksum mismatch, NaN/Inf weights, class count not matching the
- * last layer.
+ * last layer. errno is then the open() error when the file cannot be opened, EINVAL otherwise.
+ * The loaded model has shapes derived and weights bound (64-byte aligned blob); its text
+ * fields are never NULL ("" when absent) and accuracy is -1 when absent. Reads at most
+ * FP_MODEL_FILE_MAX bytes; keeps only the weights in memory.
  */
 struct fp_model *
 fp_model_load(const char *path, char *err, size_t errlen);
 
 /**
  * Derive every layer's shapes from the resolution and the parameters, check them, and count
- * the weights each layer needs. Returns 0, or -EINVAL with a message in err.
+ * the weights each layer needs (n_weights, n_bias). Checks: resolution 1..4096, 1..64 layers,
+ * 1..256 classes, each layer's parameters in range, each window fitting its input, no
+ * conv2d/maxpool after a dense layer, softmax only last, at most FP_MODEL_MAX_ACTIVATION
+ * outputs per layer and FP_MODEL_MAX_PARAMS weights, and the last layer with weights dense
+ * with n_classes units. Class names are not looked at. Returns 0, or -EINVAL with a message
+ * in err (no file name; layers numbered from 1).
  */
 int
 fp_model_derive_shapes(struct fp_model *m, char *err, size_t errlen);
@@ -107,14 +115,18 @@ fp_model_param_count(const struct fp_model *m);
 
 /**
  * Point every layer's weights/bias into m->blob (which must hold fp_model_param_count()
- * floats) and compute m->crc32. Returns 0 or -EINVAL.
+ * floats, blob_len set) and compute m->crc32. Returns 0, or -EINVAL with a message in err when
+ * the blob size is wrong or a value is NaN/Inf ("weight 17 of layer 1 (conv2d) is NaN").
  */
 int
 fp_model_bind_weights(struct fp_model *m, char *err, size_t errlen);
 
 /**
- * Write a model to a file in the current format. Returns 0 or a negative errno with a message
- * in err. The model must have been bound (fp_model_bind_weights()).
+ * Write a model to a file in the current format (the canonical form of models/README.md),
+ * through a temporary file "<path>.tmp.<pid>" renamed over path. Returns 0 or a negative errno
+ * with a message in err naming path: -EINVAL when the model is not saveable (names invalid,
+ * not bound, window not whole seconds in 1..3600, non-finite weight), or the errno of the
+ * failed create/write/rename. The model must have been bound (fp_model_bind_weights()).
  */
 int
 fp_model_save(const struct fp_model *m, const char *path, char *err, size_t errlen);
@@ -127,7 +139,11 @@ fp_model_free(struct fp_model *m);
 const char *
 fp_layer_type_name(enum fp_layer_type t);
 
-/** Write a one-line human summary of the model into buf. Returns snprintf's value. */
+/**
+ * Write a one-line human summary of the model into buf, e.g. "lenet5-32: input 1x32x32
+ * both/log1p 60 s, 11 layers, 61281 weights, crc32 0x2be96ad0, 5 classes [voip,video,...]".
+ * Returns snprintf's value.
+ */
 int
 fp_model_describe(const struct fp_model *m, char *buf, size_t len);
 

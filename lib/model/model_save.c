@@ -1,5 +1,6 @@
 /* Model writer: the canonical .fpm form (YAML metadata, '...' line, little-endian float32). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ put_blob(FILE *f, const float *v, size_t n)
 static int
 check_saveable(const struct fp_model *m, char *err, size_t errlen)
 {
-	size_t need = fp_model_param_count(m);
+	size_t need = fp_model_param_count(m), k;
 	uint32_t i;
 
 	if (model_check_names(m, err, errlen) < 0)
@@ -176,6 +177,10 @@ check_saveable(const struct fp_model *m, char *err, size_t errlen)
 	for (i = 0; i < m->n_layers; i++)
 		if (m->layers[i].n_weights > 0 && m->layers[i].weights == NULL)
 			return model_fail(err, errlen, "weights not bound (run fp_model_bind_weights())");
+	for (k = 0; k < need; k++)
+		if (!isfinite(m->blob[k]))
+			return model_fail(err, errlen, "weight %zu of the blob is %s", k,
+					isnan(m->blob[k]) ? "NaN" : "infinite");
 	if (m->accuracy > 1.0)
 		return model_fail(err, errlen, "accuracy %g out of range [0, 1]", m->accuracy);
 	return 0;

@@ -279,6 +279,11 @@ def test_python_rejects_bad_models():
         (lambda: fpmodel.lenet5(32, CLASSES).set_blob(np.zeros(10)),
          "weights hold 10 floats, the layers need 61281"),
         (lambda: fpmodel.load(path("no-such-file.fpm")), "cannot open: No such file"),
+        (lambda: fpmodel.lenet5(32, CLASSES, window_seconds=1.5).init_random(
+            np.random.default_rng(1)).to_bytes(), "window_seconds 1.5 is not a whole number"),
+        (lambda: fpmodel.lenet5(32, CLASSES).init_random(np.random.default_rng(1)).set_blob(
+            np.full(61281, np.inf)).save(path("inf.fpm")),
+         "inf.fpm: cannot save: weight 0 of layer 1 (conv2d) is Inf"),
     ]
     for i, (fn, msg) in enumerate(cases):
         try:

@@ -482,6 +482,9 @@ test_bind_and_save_errors(void)
 	m->blob[17] = nanf("");
 	FP_ASSERT_EQ(fp_model_bind_weights(m, err, sizeof(err)), -EINVAL);
 	FP_ASSERT_STR_EQ(err, "weight 17 of layer 1 (conv2d) is NaN");
+	FP_ASSERT_EQ(fp_model_save(m, p, err, sizeof(err)), -EINVAL);
+	FP_ASSERT_CONTAINS(err, "cannot save: weight 17 of the blob is NaN");
+	FP_ASSERT(access(p, F_OK) != 0);
 	fp_model_free(m);
 	fp_model_free(NULL);
 	return 0;

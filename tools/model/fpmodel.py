@@ -16,6 +16,7 @@ models/README.md for the subset).
 Command line (run by /usr/bin/python3): fpmodel.py info FILE... | fpmodel.py check FILE...
 """
 import math
+import numbers
 import os
 import sys
 import zlib
@@ -443,8 +444,19 @@ class Model:
     def to_bytes(self):
         """The canonical file bytes (identical to what lib/model's fp_model_save writes)."""
         _check_names(self.name, self.classes)
-        if self.blob is None:
-            raise FpmError("weights hold 0 floats, the layers need %d" % self.param_count())
+        self.derive_shapes()
+        if self.direction not in DIRECTIONS:
+            raise FpmError("direction '%s' is not both, up or down" % self.direction)
+        if self.normalization not in NORMALIZATIONS:
+            raise FpmError("normalization '%s' is not none, log1p or clip255"
+                           % self.normalization)
+        if (not isinstance(self.window_seconds, numbers.Integral)
+                or not 1 <= self.window_seconds <= 3600):
+            raise FpmError("window_seconds %r is not a whole number of seconds in 1..3600"
+                           % (self.window_seconds,))
+        if self.blob is None or self.blob.size != self.param_count():
+            raise FpmError("weights hold %d floats, the layers need %d"
+                           % (0 if self.blob is None else self.blob.size, self.param_count()))
         _check_finite(self.blob, self.shapes, self.layers)
         acc = self.training.get("accuracy")
         if acc is not None and not 0.0 <= float(acc) <= 1.0:
