@@ -335,6 +335,26 @@ flow_packet(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint32_t hash,
 	t->cnt.bytes += m->frame_len;
 }
 
+/* First entry whose slot carries this hash (a likely match; the key is not compared). */
+static inline uint32_t
+index_peek(const struct fp_flow_table *t, uint32_t hash)
+{
+	uint32_t i = hash & t->slot_mask;
+
+	while (t->slots[i].idx != FLOW_NIL && t->slots[i].hash != hash)
+		i = (i + 1) & t->slot_mask;
+	return t->slots[i].idx;
+}
+
+static inline void
+prefetch_entry(const struct fp_flow_table *t, uint32_t idx)
+{
+	const char *p = (const char *)&t->entries[idx];
+
+	__builtin_prefetch(p, 1, 3);
+	__builtin_prefetch(p + 64, 1, 3);
+}
+
 uint32_t
 fp_flow_table_add_burst(struct fp_flow_table *t, const struct fp_pkt_meta *metas, uint32_t n,
 		const uint64_t *t_us)
@@ -342,24 +362,38 @@ fp_flow_table_add_burst(struct fp_flow_table *t, const struct fp_pkt_meta *metas
 	uint32_t hash[FLOW_BURST], idx[FLOW_BURST];
 	uint32_t base, k, i, gen;
 
+	/*
+	 * Four passes over up to FLOW_BURST packets, so the cache misses of one pass overlap
+	 * instead of following each other: index slots, entries, then what the update touches
+	 * (the tail chunk and the LRU neighbours), then the updates in packet order.
+	 */
 	for (base = 0; base < n; base += k) {
 		k = n - base < FLOW_BURST ? n - base : FLOW_BURST;
-		/* hash the burst and prefetch the index slots */
 		for (i = 0; i < k; i++) {
 			hash[i] = fp_flow_key_hash(&metas[base + i].key);
 			__builtin_prefetch(&t->slots[hash[i] & t->slot_mask], 0, 3);
 		}
-		/* find the entries and prefetch them (an entry spans two cache lines) */
 		for (i = 0; i < k; i++) {
-			idx[i] = index_find(t, hash[i], &metas[base + i].key);
-			if (idx[i] != FLOW_NIL) {
-				const char *p = (const char *)&t->entries[idx[i]];
+			uint32_t c = index_peek(t, hash[i]);
 
-				__builtin_prefetch(p, 1, 3);
-				__builtin_prefetch(p + 64, 1, 3);
-			}
+			if (c != FLOW_NIL)
+				prefetch_entry(t, c);
 		}
-		/* update in order; an insert or removal makes the remaining lookups stale */
+		for (i = 0; i < k; i++) {
+			const struct flow_entry *e;
+
+			idx[i] = index_find(t, hash[i], &metas[base + i].key);
+			if (idx[i] == FLOW_NIL)
+				continue;
+			e = &t->entries[idx[i]];
+			if (e->tail != NULL)
+				__builtin_prefetch(e->tail, 1, 3);
+			if (e->lru_prev != FLOW_NIL)
+				__builtin_prefetch(&t->entries[e->lru_prev], 1, 3);
+			if (e->lru_next != FLOW_NIL)
+				__builtin_prefetch(&t->entries[e->lru_next], 1, 3);
+		}
+		/* an insert or removal makes the remaining lookups stale */
 		gen = t->gen;
 		for (i = 0; i < k; i++) {
 			const struct fp_pkt_meta *m = &metas[base + i];
