@@ -821,6 +821,59 @@ test_load_missing_and_empty_file(void)
 	return 0;
 }
 
+/*
+ * Random damage never crashes the loader: flipped metadata bytes and cuts at random lengths
+ * either still load or fail with one line naming the file.
+ */
+static int
+test_load_random_damage(void)
+{
+	struct parts p;
+	char path[300];
+	size_t mlen, i, len;
+	unsigned char *buf;
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	int round, loaded = 0;
+
+	FP_ASSERT_EQ(good_parts(&p), 0);
+	mlen = strlen(p.meta);
+	buf = malloc(mlen + p.blob_len);
+	FP_ASSERT(buf != NULL);
+	path_of(path, sizeof(path), "damaged.fpm");
+	for (round = 0; round < 600; round++) {
+		struct fp_model *m;
+
+		memcpy(buf, p.meta, mlen);
+		memcpy(buf + mlen, p.blob, p.blob_len);
+		len = mlen + p.blob_len;
+		for (i = 0; i < 3; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			if (round % 3 == 2)
+				len = len > 0 ? x % len : 0;	/* cut anywhere */
+			else
+				buf[x % mlen] = (unsigned char)(x >> 32);	/* any byte */
+		}
+		FP_ASSERT_EQ(write_all(path, buf, len, NULL, 0), 0);
+		err[0] = '\0';
+		m = fp_model_load(path, err, sizeof(err));
+		if (m != NULL) {
+			loaded++;
+			FP_ASSERT_EQ(m->blob_len, 61281);
+			fp_model_free(m);
+			continue;
+		}
+		FP_ASSERT(strncmp(err, path, strlen(path)) == 0);
+		FP_ASSERT(strlen(err) > strlen(path) + 2);
+		FP_ASSERT(strchr(err, '\n') == NULL);
+	}
+	FP_ASSERT(loaded < 600);
+	free(buf);
+	free_parts(&p);
+	return 0;
+}
+
 /* Remove the temporary directory and what the tests wrote into it. */
 static void
 cleanup(void)
@@ -864,6 +917,7 @@ main(void)
 	FP_RUN(test_load_limits);
 	FP_RUN(test_load_malformed_yaml);
 	FP_RUN(test_load_missing_and_empty_file);
+	FP_RUN(test_load_random_damage);
 	cleanup();
 	return fp_test_report();
 }

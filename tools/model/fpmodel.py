@@ -178,6 +178,8 @@ class _Line:
             return self.quoted()
         if self.p < len(self.s) and self.s[self.p] in "&*!|>%@`":
             self.fail("anchors, aliases, tags and block scalars are not supported")
+        if self.p < len(self.s) and self.s[self.p] in "#,":
+            self.fail("a plain value cannot start with '%s'" % self.s[self.p])
         return self.plain(flow)
 
     def value(self, flow, depth):
