@@ -86,9 +86,9 @@ struct fp_window {
 	uint64_t start_us;	/**< absolute start of this window: flow start + index * W */
 	uint64_t bytes;		/**< wire bytes (frame lengths) of its packets */
 	uint32_t index;		/**< window number from the flow's first packet */
-	uint32_t packets;	/**< packets in the window, recorded or not */
+	uint32_t packets;	/**< packets in the window, recorded or not (saturates) */
 	uint32_t n_records;	/**< records in the chunk chain */
-	uint32_t truncated;	/**< packets past max_records, not recorded */
+	uint32_t truncated;	/**< packets past max_records, not recorded (saturates) */
 	uint32_t no_mem;	/**< packets not recorded because the allocator failed */
 	uint8_t end_reason;	/**< enum fp_win_end */
 	uint8_t init_swapped;	/**< 1 when the flow's first packet went from hi to lo */

@@ -322,8 +322,14 @@ flow_packet(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint32_t hash,
 			uint64_t k = (now - flow_start) / t->window_us;
 
 			flow_window_emit(t, e, FP_WIN_END_TIME);
-			e->win_index = (uint32_t)k;
-			e->win_start = flow_start + k * t->window_us;
+			if (k > UINT32_MAX) {
+				/* 2^32 windows into the flow: number them again from here */
+				e->win_index = 0;
+				e->win_start = now;
+			} else {
+				e->win_index = (uint32_t)k;
+				e->win_start = flow_start + k * t->window_us;
+			}
 			rel = now - e->win_start;
 		}
 	}

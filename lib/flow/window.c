@@ -64,10 +64,10 @@ flow_window_record(struct fp_flow_table *t, struct flow_entry *e, const struct f
 	struct fp_rec_chunk *c;
 	struct fp_pkt_rec *r;
 
-	e->packets++;
+	e->packets += e->packets != UINT32_MAX;	/* saturates: ~1.2 Mpps for an hour */
 	e->bytes += m->frame_len;
 	if (e->n_records >= t->max_records) {
-		e->truncated++;
+		e->truncated += e->truncated != UINT32_MAX;
 		e->flags |= FP_WIN_F_TRUNC;
 		t->cnt.recs_truncated++;
 		return;
@@ -117,7 +117,8 @@ flow_window_emit(struct fp_flow_table *t, struct flow_entry *e, enum fp_win_end 
 	w->packets = e->packets;
 	w->n_records = e->n_records;
 	w->truncated = e->truncated;
-	w->no_mem = e->packets - e->n_records - e->truncated;
+	w->no_mem = e->packets - e->n_records >= e->truncated ?
+		e->packets - e->n_records - e->truncated : 0;
 	w->end_reason = (uint8_t)reason;
 	w->init_swapped = e->init_swapped;
 	w->flags = e->flags;
