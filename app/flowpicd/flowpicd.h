@@ -105,6 +105,7 @@ struct fpd_rx {
 	uint64_t pipe[FP_PIPE_REASON_MAX];
 	struct fpd_cat_counters other;
 	struct fpd_cat_counters unclassified;
+	struct fpd_cat_counters unclassified_no_mem;	/* mirrored from the table's counters */
 	uint64_t windows_sent;
 	_Atomic int polling_done;		/* no more packets from the ports */
 	_Atomic int done;			/* flushed: no more windows */

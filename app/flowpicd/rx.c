@@ -169,7 +169,11 @@ fpd_rx_sync_counters(struct fpd_rx *rx)
 
 	rx->pipe[FP_PIPE_WINDOW_TRUNC] = fc->recs_truncated;
 	rx->pipe[FP_PIPE_TABLE_EVICT] = fc->flows_evicted;
-	rx->pipe[FP_PIPE_NO_RECORD_MEM] = fc->recs_no_mem;
+	rx->pipe[FP_PIPE_NO_RECORD_MEM] = fc->recs_no_mem + fc->packets_no_mem;
+	/* windows the table could not store at all: their packets are unclassified */
+	rx->unclassified_no_mem.packets = fc->packets_no_mem;
+	rx->unclassified_no_mem.bytes = fc->bytes_no_mem;
+	rx->unclassified_no_mem.windows = fc->windows_no_mem;
 	rx->flows_active = fc->flows_active;
 }
 

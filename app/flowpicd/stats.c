@@ -75,6 +75,7 @@ fpd_stats_totals(const struct fpd_app *app, struct fpd_cat_counters *cats,
 		*rx_bytes += rx->rx_bytes;
 		fpd_add(&cats[FPD_CAT_OTHER(app)], &rx->other);
 		fpd_add(&cats[FPD_CAT_UNCLASSIFIED(app)], &rx->unclassified);
+		fpd_add(&cats[FPD_CAT_UNCLASSIFIED(app)], &rx->unclassified_no_mem);
 	}
 	for (i = 0; i < app->n_workers; i++)
 		fpd_add(&cats[FPD_CAT_UNCLASSIFIED(app)], &app->workers[i].unclassified);

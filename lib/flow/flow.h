@@ -150,6 +150,7 @@ struct fp_flow_counters {
 	uint64_t windows[FP_WIN_END_MAX];	/**< windows emitted, by end reason */
 	uint64_t windows_no_mem;	/**< windows dropped: no chunk for the header */
 	uint64_t packets_no_mem;	/**< packets of the dropped windows */
+	uint64_t bytes_no_mem;		/**< wire bytes of the dropped windows */
 	uint64_t recs_truncated;	/**< packets past max_records (WINDOW_TRUNC) */
 	uint64_t recs_no_mem;		/**< packets not recorded, allocator empty (NO_RECORD_MEM) */
 	uint64_t chunks_alloc_failed;	/**< alloc_chunk calls that returned NULL */

@@ -104,6 +104,7 @@ flow_window_emit(struct fp_flow_table *t, struct flow_entry *e, enum fp_win_end 
 			t->cnt.chunks_alloc_failed++;
 			t->cnt.windows_no_mem++;
 			t->cnt.packets_no_mem += e->packets;
+			t->cnt.bytes_no_mem += e->bytes;
 			window_clear(e);
 			return;
 		}
