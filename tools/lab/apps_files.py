@@ -11,13 +11,18 @@ class _Transfer:
     name = ""
 
     def draw(self, rng, duration):
-        link = rng.choice([3000, 6000, 12000, 20000, 40000])
+        link = rng.choice([2000, 4000, 8000, 12000, 20000, 30000])
         limit = rng.choice([None, None, int(link * rng.uniform(0.3, 0.9))])
+        rate = min(link, limit or link) * 0.9
         steps = []
         t = 0.0
         while t < duration:
-            size = rng.choice(content.FILE_SIZES_MB[1:])
-            rate = min(link, limit or link) * 0.9
+            # the smallest file that keeps the transfer going for at least 80 s
+            size = content.FILE_SIZES_MB[-1]
+            for mb in content.FILE_SIZES_MB:
+                if mb * 8192.0 / rate >= rng.uniform(80.0, 200.0):
+                    size = mb
+                    break
             steps.append({"dir": rng.choice(["down", "down", "up"]),
                           "file": "blob-%dM.bin" % size,
                           "pause": round(rng.uniform(1.0, 20.0), 1)})

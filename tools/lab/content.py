@@ -11,7 +11,7 @@ VIDEO_RENDITIONS = [  # name, bitrate kbit/s, width, height
 ]
 VIDEO_SECONDS = 600
 SEGMENT_SECONDS = 4
-FILE_SIZES_MB = [4, 16, 48, 128]
+FILE_SIZES_MB = [8, 16, 48, 128, 512]
 WEB_PAGES = 60
 WORDS = ("network flow packet window traffic video voice chat browse file transfer latency "
          "encrypted tunnel stream session client server request response header payload "

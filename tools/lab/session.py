@@ -134,7 +134,7 @@ class Session:
         try:
             self.pair.up()
             tcpdump = subprocess.Popen(self.pair.exec_argv("c", [
-                "tcpdump", "-i", self.pair.client_if, "-s", "128", "-n", "-U", "-w", self.pcap]),
+                "tcpdump", "-i", self.pair.client_if, "-s", "128", "-n", "-U", "--immediate-mode", "-w", self.pcap]),
                 stdout=subprocess.DEVNULL, stderr=open(self.path("tcpdump.log"), "wb"),
                 start_new_session=True)
             time.sleep(1.0)
@@ -160,7 +160,7 @@ class Session:
             self._stop(list(reversed(self.clients)))
             self._stop([x for x in reversed(self.procs) if x not in self.clients])
             if tcpdump is not None:
-                time.sleep(0.5)
+                time.sleep(1.5)
                 os.killpg(tcpdump.pid, signal.SIGINT)
                 try:
                     tcpdump.wait(10)

@@ -1,0 +1,102 @@
+# chat applications: Prosody XMPP (STARTTLS) with slixmpp clients, ngIRCd IRC over TLS.
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOMAIN = "lab.flowpic.test"
+
+PROSODY_CONF = """pidfile = "{d}/prosody.pid"
+data_path = "{d}/data"
+run_as_root = true
+log = {{ warn = "{d}/prosody.log" }}
+interfaces = {{ "*" }}
+c2s_ports = {{ 5222 }}
+c2s_require_encryption = true
+authentication = "internal_plain"
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "carbons"; "presence";
+                    "message"; "iq"; "time"; "version"; "uptime" }}
+modules_disabled = {{ "s2s"; "offline"; "posix" }}
+ssl = {{ key = "{key}"; certificate = "{crt}" }}
+VirtualHost "{dom}"
+    ssl = {{ key = "{key}"; certificate = "{crt}" }}
+"""
+
+NGIRCD_CONF = """[Global]
+    Name = irc.{dom}
+    Info = flowpic lab IRC
+    Listen = 0.0.0.0
+    Ports = 6667
+    PidFile = {d}/ngircd.pid
+    MotdPhrase = welcome
+[Limits]
+    PingTimeout = {ping}
+    PongTimeout = 20
+    MaxNickLength = 16
+[Options]
+    DNS = no
+    Ident = no
+    PAM = no
+[SSL]
+    CertFile = {crt}
+    KeyFile = {key}
+    Ports = 6697
+"""
+
+
+class _Chat:
+    category = "chat"
+
+    def draw(self, rng, duration):
+        return {"seed": rng.randrange(1 << 30), "ping_s": rng.choice([60, 90, 120, 180]),
+                "link_kbit": rng.choice([None, 1000, 5000])}
+
+
+class XmppChat(_Chat):
+    """Prosody server, two slixmpp clients exchanging messages and chat states (XEP-0085)."""
+    name = "xmpp-prosody"
+
+    def ports(self, sess):
+        return [("tcp", 5222)]
+
+    def start(self, sess):
+        d = sess.path("prosody")
+        accounts = os.path.join(d, "data", DOMAIN.replace(".", "%2e"), "accounts")
+        os.makedirs(accounts, exist_ok=True)
+        for user in ("alice", "bob"):
+            with open(os.path.join(accounts, user + ".dat"), "w") as f:
+                f.write('return {\n\t["password"] = "%s-pw";\n};\n' % user)
+        key, crt = sess.cert()
+        conf = os.path.join(d, "prosody.cfg.lua")
+        with open(conf, "w") as f:
+            f.write(PROSODY_CONF.format(d=d, key=key, crt=crt, dom=DOMAIN))
+        sess.spawn("s", ["prosody", "--config", conf, "-F"], "prosody")
+        if not sess.wait_listen(5222):
+            raise RuntimeError("prosody did not start")
+        sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", "xmpp_chat.py"),
+                         "--host", sess.server_ip, "--seed", str(sess.params["seed"])],
+                   "xmpp-clients", client=True)
+
+
+class IrcChat(_Chat):
+    """ngIRCd server with TLS on 6697, two IRC clients in a channel and in private messages."""
+    name = "irc-ngircd"
+
+    def ports(self, sess):
+        return [("tcp", 6697)]
+
+    def start(self, sess):
+        d = sess.path("ngircd")
+        os.makedirs(d, exist_ok=True)
+        key, crt = sess.cert()
+        conf = os.path.join(d, "ngircd.conf")
+        with open(conf, "w") as f:
+            f.write(NGIRCD_CONF.format(d=d, key=key, crt=crt, dom=DOMAIN,
+                                       ping=sess.params["ping_s"]))
+        sess.spawn("s", ["ngircd", "-n", "-f", conf], "ngircd")
+        if not sess.wait_listen(6697):
+            raise RuntimeError("ngircd did not start")
+        sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", "irc_chat.py"),
+                         "--host", sess.server_ip, "--seed", str(sess.params["seed"])],
+                   "irc-clients", client=True)
+
+
+APPS = [XmppChat(), IrcChat()]
