@@ -152,7 +152,8 @@ struct fpd_app {
 	struct fpd_cat_counters cats[FPD_MAX_CATEGORIES];
 	FILE *verdict_log;
 	const char *stats_json;
-	/* offline replay: frames the capture holds (0 = live, unknown) */
+	/* offline replay (--pcap): the frames the capture holds */
+	int offline;
 	uint64_t pcap_frames;
 	_Atomic int stop;			/* set by a signal: stop RX, flush */
 	_Atomic int quit;			/* set by a second signal: leave now */

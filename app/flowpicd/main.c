@@ -244,6 +244,7 @@ main(int argc, char **argv)
 	const char *conf_path = NULL, *pcap_path = NULL;
 	char **sets = calloc((size_t)argc + 1, sizeof(char *));
 	char err[512], set_buf[4200];
+	char **eal_argv = NULL;
 	int n_sets = 0, check = 0, dump = 0, opt, ret, i, rc = 0;
 	long ncpu;
 
@@ -335,6 +336,7 @@ main(int argc, char **argv)
 		if (n < 0)
 			return 1;
 		app->pcap_frames = (uint64_t)n;
+		app->offline = 1;
 	}
 	if (check) {
 		fp_model_describe(app->model, err, sizeof(err));
@@ -350,7 +352,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "flowpicd: cannot build EAL arguments: %s\n", strerror(-ret));
 		return 1;
 	}
-	ret = rte_eal_init((int)eal.n, eal.v);
+	/* EAL permutes and rewrites argv entries: give it a copy of the array. */
+	eal_argv = calloc(eal.n + 1, sizeof(char *));
+	if (eal_argv == NULL)
+		return 1;
+	memcpy(eal_argv, eal.v, eal.n * sizeof(char *));
+	ret = rte_eal_init((int)eal.n, eal_argv);
 	if (ret < 0) {
 		fprintf(stderr, "flowpicd: EAL initialisation failed: %s\n",
 			rte_strerror(rte_errno));
@@ -415,6 +422,7 @@ out:
 	rte_eal_cleanup();
 	fp_model_free(app->model);
 	fp_conf_strv_free(&eal);
+	free(eal_argv);
 	fp_conf_free(&conf);
 	return rc;
 }

@@ -183,7 +183,7 @@ fpd_port_drained(const struct fpd_app *app, uint16_t port_id)
 {
 	struct rte_eth_stats st;
 
-	if (app->pcap_frames == 0 || rte_eth_stats_get(port_id, &st) != 0)
+	if (!app->offline || rte_eth_stats_get(port_id, &st) != 0)
 		return 0;
 	return st.ipackets + st.rx_nombuf + st.ierrors >= app->pcap_frames;
 }
@@ -218,7 +218,7 @@ fpd_rx_main(void *arg)
 					ports_done = 0;
 				}
 			}
-			if (ports_done && app->pcap_frames != 0)
+			if (ports_done && app->offline)
 				polling = 0;
 		}
 		if (rx->dist_in != NULL) {
