@@ -115,9 +115,12 @@ conf_source(struct fp_conf *c, const char *name);
 int
 conf_is_section(const char *name, size_t len);
 
-/* The key or section nearest to name by edit distance, or NULL when none is near. */
+/*
+ * The key or section nearest to name by edit distance, written to buf (at least 129 bytes);
+ * returns buf, or NULL when none is near.
+ */
 const char *
-conf_suggest(const char *name);
+conf_suggest(const char *name, char *buf, size_t size);
 
 /* Parse a uint as YAML plain text: 0 ok, -ERANGE (negative or too big), -EINVAL. */
 int

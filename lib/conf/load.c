@@ -20,46 +20,50 @@ struct load_ctx {
 	struct conf_node *seen[FP_CONF_NKEYS];	/* key node that set each key, this load */
 };
 
-/* Optimal string alignment distance (edits, with swaps of neighbours as one edit). */
+/* Optimal string alignment distance (edits, a swap of neighbours counting as one). */
 static size_t
 edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t d[LOAD_PATH_MAX + 1][LOAD_PATH_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j, v;
+	/* Rows i - 2, i - 1 and i of the distance matrix. */
+	uint16_t r[3][LOAD_PATH_MAX + 1];
+	uint16_t *pp, *p, *cur;
 
 	if (la > LOAD_PATH_MAX || lb > LOAD_PATH_MAX)
 		return SIZE_MAX;
-	for (i = 0; i <= la; i++)
-		d[i][0] = i;
 	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
+		r[1][j] = (uint16_t)j;
 	for (i = 1; i <= la; i++) {
+		pp = r[(i + 2) % 3];	/* row k is kept in r[(k + 1) % 3] */
+		p = r[i % 3];
+		cur = r[(i + 1) % 3];
+		cur[0] = (uint16_t)i;
 		for (j = 1; j <= lb; j++) {
-			size_t cost = a[i - 1] != b[j - 1];
-			size_t v = d[i - 1][j] + 1;
-
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (d[i - 1][j - 1] + cost < v)
-				v = d[i - 1][j - 1] + cost;
+			v = p[j] + 1u;
+			if (cur[j - 1] + 1u < v)
+				v = cur[j - 1] + 1u;
+			if (p[j - 1] + (size_t)(a[i - 1] != b[j - 1]) < v)
+				v = p[j - 1] + (size_t)(a[i - 1] != b[j - 1]);
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-					d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
+					pp[j - 2] + 1u < v)
+				v = pp[j - 2] + 1u;
+			cur[j] = (uint16_t)v;
 		}
 	}
-	return d[la][lb];
+	return r[(la + 1) % 3][lb];
 }
 
 const char *
-conf_suggest(const char *name)
+conf_suggest(const char *name, char *best, size_t size)
 {
-	static char best[LOAD_PATH_MAX + 1];
 	char cand[LOAD_PATH_MAX + 1];
 	size_t best_d = SIZE_MAX, d, len;
 	const char *dot;
 	int i;
 
+	if (size < sizeof(cand))
+		return NULL;
+	best[0] = '\0';
 	/* Candidates: every key and every section ("flow", "flow.idle_timeout"). */
 	for (i = 0; i < FP_CONF_NKEYS; i++) {
 		dot = conf_keys[i].name;
@@ -89,8 +93,8 @@ conf_suggest(const char *name)
 static int
 load_unknown(struct load_ctx *x, const struct conf_node *k, const char *path)
 {
-	const char *near = conf_suggest(path);
-	char show[64];
+	char show[64], buf[LOAD_PATH_MAX + 1];
+	const char *near = conf_suggest(path, buf, sizeof(buf));
 
 	conf_show(path, strlen(path), show, sizeof(show));
 	if (near != NULL)
@@ -298,7 +302,8 @@ fp_conf_set(struct fp_conf *c, const char *a, struct fp_conf_err *e)
 			conf_keys[i].name);
 	}
 	if (id < 0) {
-		const char *near = conf_suggest(key);
+		char buf[LOAD_PATH_MAX + 1];
+		const char *near = conf_suggest(key, buf, sizeof(buf));
 
 		conf_show(key, strlen(key), show, sizeof(show));
 		if (near != NULL)

@@ -113,7 +113,7 @@ check_in_set(const struct fp_conf *c, int id, const struct fp_conf_u32v *l, cons
 	uint32_t i;
 
 	for (i = 0; i < l->n; i++)
-		if (!set[l->v[i]])
+		if (l->v[i] >= FP_CONF_MAX_LCORE || !set[l->v[i]])
 			return fail(c, id, e, "lcore %u is not in the EAL lcore set of "
 				"eal.args '%s'", l->v[i], opt);
 	return 0;
@@ -150,6 +150,7 @@ check_eal(const struct fp_conf *c, struct fp_conf_err *e)
 		ret = check_in_set(c, FP_CONF_K_lcores_workers, &c->lcores_workers, set, opt, e);
 	if (ret == 0)
 		ret = check_in_set(c, FP_CONF_K_lcores_stats, &stats, set, opt, e);
+	/* EAL's main lcore runs the stats loop. */
 	if (ret == 0 && (int)c->lcores_stats != main_lcore)
 		ret = fail(c, FP_CONF_K_lcores_stats, e, "%u is not the EAL main lcore %d of "
 			"eal.args (add --main-lcore %u)", c->lcores_stats, main_lcore,

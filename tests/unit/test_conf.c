@@ -1,5 +1,6 @@
 /* Unit tests of lib/conf: defaults, the reference file, every kind of mistake, --set, dump. */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,15 @@
 #define DOC_MD FP_SRCDIR "/docs/CONFIGURATION.md"
 
 static char tmpdir[] = "/tmp/fp-test-conf-XXXXXX";
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
 
 static int
 write_file(const char *path, const char *text, size_t len)
@@ -1047,12 +1057,7 @@ main(void)
 	FP_RUN(test_copy);
 	FP_RUN(test_eal_argv);
 	FP_RUN(test_bad_arguments);
-	if (chdir("/") == 0) {
-		char cmd[64];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "test_conf: could not remove %s\n", tmpdir);
-	}
+	if (chdir("/") != 0 || nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "test_conf: could not remove %s\n", tmpdir);
 	return fp_test_report();
 }
