@@ -17,7 +17,7 @@ struct load_ctx {
 	int32_t src;
 	const char *name;
 	struct fp_conf_err *e;
-	struct conf_node *seen[FP_CONF_NKEYS];	/* key node that set each key, this load */
+	const struct conf_node *seen[FP_CONF_NKEYS];	/* key node that set each key */
 };
 
 /* Optimal string alignment distance (edits, a swap of neighbours counting as one). */
@@ -144,7 +144,7 @@ load_map(struct load_ctx *x, const struct conf_node *map, const char *prefix)
 				return conf_err(x->e, x->name, k->line, k->col,
 					"duplicate key '%s' (first at %u:%u)", path,
 					x->seen[id]->line, x->seen[id]->col);
-			x->seen[id] = (struct conf_node *)k;
+			x->seen[id] = k;
 			ret = conf_apply(x->c, id, v, x->src, x->name, x->e);
 		} else if (conf_is_section(path, strlen(path))) {
 			if (v->kind == CONF_N_MAP)
