@@ -18,6 +18,7 @@
 #include "fp_rec.h"
 #include "pkt.h"
 #include "flow.h"
+#include "snapshot.h"
 
 extern int fpd_logtype;
 #define FPD_LOG(level, fmt, ...) \
@@ -91,6 +92,8 @@ struct fpd_rx {
 	uint16_t port_idx[FPD_MAX_PORTS];	/* ports this lcore polls */
 	uint16_t queue[FPD_MAX_PORTS];
 	unsigned int n_polls;
+	uint64_t q_packets[FPD_MAX_PORTS];	/* per polled queue */
+	uint64_t q_bytes[FPD_MAX_PORTS];
 	struct fp_flow_table_ops ops;
 	struct rte_ring *dist_in;		/* mbufs handed over by RX lcore 0 (no RSS) */
 	int dist_needed;			/* some port has one queue: lcore 0 spreads it */
@@ -101,6 +104,7 @@ struct fpd_rx {
 	/* counters (single writer) */
 	uint64_t rx_packets;
 	uint64_t rx_bytes;
+	uint64_t dist_bytes;			/* bytes passed to other RX lcores */
 	uint64_t parse[FP_PARSE_REASON_MAX];
 	uint64_t pipe[FP_PIPE_REASON_MAX];
 	struct fpd_cat_counters other;
@@ -124,6 +128,7 @@ struct fpd_worker {
 	uint64_t lat_hist[FPD_LAT_BUCKETS];	/* per-batch latency, bucket i: < 2^i * 10 us */
 	uint64_t busy_cycles;
 	uint64_t total_cycles;
+	uint64_t snap_busy, snap_total;		/* stats lcore's last look at the two above */
 	struct fpd_cat_counters unclassified;	/* verdicts lost on a full stats ring */
 	uint64_t verdict_drops;
 	_Atomic int done;
@@ -155,6 +160,11 @@ struct fpd_app {
 	/* offline replay (--pcap): the frames the capture holds */
 	int offline;
 	uint64_t pcap_frames;
+	uint64_t start_tsc;
+	/* published counter snapshots (snapshot.c) */
+	struct fpd_snapshot snap[2];
+	_Atomic uint64_t snap_seq;
+	_Atomic uint64_t snap_writing;
 	_Atomic int stop;			/* set by a signal: stop RX, flush */
 	_Atomic int quit;			/* set by a second signal: leave now */
 };
@@ -171,6 +181,7 @@ int fpd_worker_setup(struct fpd_app *app);
 int fpd_worker_main(void *arg);
 void fpd_worker_teardown(struct fpd_app *app);
 int fpd_stats_main(struct fpd_app *app);
+void fpd_stats_final(struct fpd_app *app);
 void fpd_stats_totals(const struct fpd_app *app, struct fpd_cat_counters *cats,
 		uint64_t *rx_packets, uint64_t *rx_bytes);
 int fpd_report_text(const struct fpd_app *app, FILE *f);

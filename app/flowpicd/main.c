@@ -400,12 +400,14 @@ main(int argc, char **argv)
 		app->stats_lcore, app->model->name, app->set.resolution, app->set.resolution,
 		fp_dir_name(app->set.direction), (double)app->set.window_us / 1e6,
 		app->set.clock_packet ? "packet" : "tsc");
+	app->start_tsc = rte_get_tsc_cycles();
 	if (fpd_launch(app) != 0) {
 		atomic_store(&app->stop, 1);
 		rc = 1;
 	}
 	fpd_stats_main(app);
 	rte_eal_mp_wait_lcore();
+	fpd_stats_final(app);
 
 	printf("\n");
 	if (fpd_report_text(app, stdout) != 0)

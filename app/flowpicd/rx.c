@@ -129,19 +129,21 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist)
 
 			if (owner != rx->idx) {
 				struct fpd_rx *o = &app->rx[owner];
+				int ret;
 
-				while (rte_ring_sp_enqueue(o->dist_in, m) != 0) {
-					if (!app->set.backpressure || atomic_load(&app->quit)) {
-						/* counted as received and unclassified here */
-						rx->rx_packets++;
-						rx->rx_bytes += wire;
-						rx->pipe[FP_PIPE_DIST_RING_FULL]++;
-						fpd_count(&rx->unclassified, 1, wire, 0, 0);
-						rte_pktmbuf_free(m);
-						break;
-					}
+				while ((ret = rte_ring_sp_enqueue(o->dist_in, m)) != 0 &&
+						app->set.backpressure && !atomic_load(&app->quit))
 					rte_pause();
+				if (ret == 0) {
+					rx->dist_bytes += wire;
+					continue;
 				}
+				/* counted as received and unclassified here */
+				rx->rx_packets++;
+				rx->rx_bytes += wire;
+				rx->pipe[FP_PIPE_DIST_RING_FULL]++;
+				fpd_count(&rx->unclassified, 1, wire, 0, 0);
+				rte_pktmbuf_free(m);
 				continue;
 			}
 		}
@@ -211,7 +213,11 @@ fpd_rx_main(void *arg)
 				uint16_t n = rte_eth_rx_burst(p->port_id, rx->queue[i], pkts, burst);
 
 				if (n > 0) {
+					uint64_t b0 = rx->rx_bytes + rx->dist_bytes;
+
+					rx->q_packets[i] += n;
 					fpd_rx_process(rx, pkts, n, dist && !p->rss);
+					rx->q_bytes[i] += rx->rx_bytes + rx->dist_bytes - b0;
 					got += n;
 					ports_done = 0;
 				} else if (!fpd_port_drained(app, p->port_id)) {

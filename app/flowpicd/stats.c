@@ -134,6 +134,8 @@ fpd_stats_main(struct fpd_app *app)
 {
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t next_summary = 0, summary_every = 0;
+	uint64_t snap_every = (uint64_t)(app->set.stats_interval * (double)hz);
+	uint64_t next_snap = rte_get_tsc_cycles();
 
 	if (app->set.summary_interval > 0) {
 		summary_every = (uint64_t)(app->set.summary_interval * (double)hz);
@@ -145,6 +147,10 @@ fpd_stats_main(struct fpd_app *app)
 
 		if (done && n == 0 && fpd_stats_poll(app) == 0)
 			break;
+		if (rte_get_tsc_cycles() >= next_snap) {
+			fpd_snapshot_publish(app, 0);
+			next_snap += snap_every;
+		}
 		if (summary_every != 0 && rte_get_tsc_cycles() >= next_summary) {
 			fpd_stats_summary(app);
 			next_summary += summary_every;
@@ -157,4 +163,11 @@ fpd_stats_main(struct fpd_app *app)
 	if (app->verdict_log != NULL)
 		fflush(app->verdict_log);
 	return 0;
+}
+
+/* After every lcore has stopped: publish the final, exact counters. */
+void
+fpd_stats_final(struct fpd_app *app)
+{
+	fpd_snapshot_publish(app, 1);
 }
