@@ -46,7 +46,7 @@ class _Chat:
     category = "chat"
 
     def draw(self, rng, duration):
-        return {"seed": rng.randrange(1 << 30), "ping_s": rng.choice([60, 90, 120, 180]),
+        return {"seed": rng.randrange(1 << 30), "ping_s": rng.choice([45, 60, 90]),
                 "link_kbit": rng.choice([None, 1000, 5000])}
 
 

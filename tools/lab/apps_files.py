@@ -11,7 +11,7 @@ class _Transfer:
     name = ""
 
     def draw(self, rng, duration):
-        link = rng.choice([2000, 4000, 8000, 12000, 20000, 30000])
+        link = rng.choice([2000, 4000, 8000, 12000, 20000])
         limit = rng.choice([None, None, int(link * rng.uniform(0.3, 0.9))])
         rate = min(link, limit or link) * 0.9
         steps = []

@@ -16,7 +16,7 @@ import label  # noqa: E402
 import labnet  # noqa: E402
 import session  # noqa: E402
 
-DEFAULT_SLOTS = "voip=4,video=3,chat=4,browsing=2,file_transfer=3"
+DEFAULT_SLOTS = "voip=5,video=4,chat=4,browsing=5,file_transfer=6"
 
 
 class Run:
@@ -63,7 +63,7 @@ def slot_worker(run, slot_no, category, t_stop):
     n = 0
     while not run.stopping:
         left = t_stop - time.time()
-        if left < run.args.min_session:
+        if left < min(120.0, run.args.min_session):
             break
         app = choices[k % len(choices)]
         k += 1
@@ -96,10 +96,10 @@ def cmd_run(args):
     signal.signal(signal.SIGINT, on_signal)
     labnet.cleanup(run.tag)
     run.log("content in %s" % run.content)
-    content.make_all(run.content, run.seed, os.path.join(run.out, "content.log"))
+    content.make_all(run.content, args.content_seed, os.path.join(run.out, "content.log"))
     t0 = time.time()
     t_stop = t0 + args.duration
-    meta = {"seed": args.seed, "tag": run.tag, "duration_s": args.duration, "slots": args.slots,
+    meta = {"seed": args.seed, "content_seed": args.content_seed, "tag": run.tag, "duration_s": args.duration, "slots": args.slots,
             "vpn_share": args.vpn_share, "apps": args.apps, "min_session": args.min_session,
             "max_session": args.max_session, "t_start": t0, "argv": sys.argv}
     with open(os.path.join(run.out, "run.json"), "w") as f:
@@ -127,15 +127,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="run.sh", description="flowpic traffic lab")
     p.add_argument("--seed", type=int, required=True, help="seed every random choice derives from")
     p.add_argument("--out", required=True, help="output directory (captures, manifest, logs)")
-    p.add_argument("--duration", type=float, default=3600, help="wall-clock seconds to record")
+    p.add_argument("--duration", type=float, default=6300, help="wall-clock seconds to record")
     p.add_argument("--slots", default=DEFAULT_SLOTS,
                    help="parallel sessions per category, e.g. %s" % DEFAULT_SLOTS)
     p.add_argument("--apps", default=None, help="comma list of application names to use (default all)")
-    p.add_argument("--vpn-share", type=float, default=0.35, help="share of sessions run inside OpenVPN")
-    p.add_argument("--min-session", type=float, default=150, help="shortest session, seconds")
-    p.add_argument("--max-session", type=float, default=600, help="longest session, seconds")
+    p.add_argument("--vpn-share", type=float, default=0.4, help="share of sessions run inside OpenVPN")
+    p.add_argument("--min-session", type=float, default=300, help="shortest session, seconds")
+    p.add_argument("--max-session", type=float, default=900, help="longest session, seconds")
     p.add_argument("--stagger", type=float, default=3.0, help="seconds between slot starts")
     p.add_argument("--content", default=None, help="content directory to reuse (default OUT/content)")
+    p.add_argument("--content-seed", type=int, default=1,
+                   help="seed of the served content (videos, web corpus, files)")
     p.add_argument("--tag", default=None, help="namespace tag (default from the seed)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
