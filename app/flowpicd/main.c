@@ -120,7 +120,7 @@ fpd_settings_from_conf(struct fpd_app *app, const struct fp_conf *c)
 
 	s->rx_desc = (uint16_t)c->rx_ring_size;
 	s->burst = (uint16_t)c->rx_burst;
-	s->clock_packet = c->flow_clock == FP_CONF_CLOCK_PACKET;
+	s->clock_packet = fp_conf_clock_effective(c) == FP_CONF_CLOCK_PACKET;
 	s->window_us = (uint64_t)(c->flow_window * 1e6 + 0.5);
 	s->idle_us[0] = (uint64_t)(c->flow_idle_tcp * 1e6 + 0.5);
 	s->idle_us[1] = (uint64_t)(c->flow_idle_udp * 1e6 + 0.5);

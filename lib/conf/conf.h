@@ -29,7 +29,17 @@
 enum fp_conf_clock {
 	FP_CONF_CLOCK_TSC = 0,		/**< time of arrival on this host (TSC) */
 	FP_CONF_CLOCK_PACKET = 1,	/**< the mbuf's Rx timestamp (NIC or pcap) */
+	FP_CONF_CLOCK_AUTO = 2,		/**< packet if every port replays a capture, else tsc */
 };
+
+struct fp_conf;
+
+/**
+ * The clock a configuration runs with: flow.clock, with auto resolved to packet when every
+ * port is a net_pcap vdev reading a capture (rx_pcap=), tsc otherwise.
+ */
+enum fp_conf_clock
+fp_conf_clock_effective(const struct fp_conf *c);
 
 /** flowpic.direction: take the model's direction mode; the others are enum fp_dir_mode. */
 #define FP_CONF_DIR_MODEL (-1)

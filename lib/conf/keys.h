@@ -36,9 +36,10 @@
 X("eal.args", STRV, eal_args, 0, 0, "[]", NULL, NULL, \
 	"Extra EAL arguments, one argv word per item; an lcore option (-l, -c or --lcores) " \
 	"here fixes the lcore set that lcores.* must use") \
-X("ports", STRV, ports, 0, 0, "[]", NULL, &conf_rule_port, \
+X("ports", STRV, ports, 0, 0, "['net_pcap0,rx_pcap=models/samples/sample.pcap']", NULL, \
+	&conf_rule_port, \
 	"Ports to receive from: PCI addresses of NICs bound to a DPDK driver, or vdev specs; " \
-	"at least one is needed to run") \
+	"at least one is needed to run (the default replays the shipped sample capture)") \
 X("lcores.rx", U32V, lcores_rx, 0, FP_CONF_MAX_LCORE - 1, "[1]", NULL, NULL, \
 	"RX lcores: each polls one queue of every port and owns a flow table") \
 X("lcores.workers", U32V, lcores_workers, 0, FP_CONF_MAX_LCORE - 1, "[2]", NULL, NULL, \
@@ -59,9 +60,11 @@ X("flow.table_size", U32, flow_table_size, 64, 67108864, "262144", NULL, NULL, \
 	"Flows each RX lcore can track at once") \
 X("flow.max_packets_per_window", U32, flow_max_packets, 16, 1048576, "4096", NULL, NULL, \
 	"Packet records kept per window; later packets of the window are counted, not drawn") \
-X("flow.clock", ENUM, flow_clock, 0, 0, "tsc", \
-	FP_CONF_ENUM_VALS({ "tsc", FP_CONF_CLOCK_TSC }, { "packet", FP_CONF_CLOCK_PACKET }), NULL, \
-	"Packet times: tsc = arrival on this host, packet = the NIC's or capture's Rx timestamp") \
+X("flow.clock", ENUM, flow_clock, 0, 0, "auto", \
+	FP_CONF_ENUM_VALS({ "auto", FP_CONF_CLOCK_AUTO }, { "tsc", FP_CONF_CLOCK_TSC }, \
+		{ "packet", FP_CONF_CLOCK_PACKET }), NULL, \
+	"Packet times: tsc = arrival on this host, packet = the NIC's or capture's Rx " \
+	"timestamp, auto = packet when every port replays a capture (net_pcap rx_pcap), else tsc") \
 X("flowpic.resolution", U32, flowpic_resolution, 0, 1500, "0", NULL, &conf_rule_resolution, \
 	"FlowPic side R (R x R picture); 0 takes the model's") \
 X("flowpic.direction", ENUM, flowpic_direction, 0, 0, "model", \

@@ -130,3 +130,26 @@ const struct conf_rule conf_rule_endpoint = {
 	.check_str = rule_endpoint,
 	.text = "ADDR:PORT (IPv4 or [IPv6]) or empty",
 };
+
+/* A net_pcap vdev that reads a capture file: "net_pcapN,...rx_pcap=FILE...". */
+static int
+port_replays_capture(const char *s)
+{
+	return strncmp(s, "net_pcap", 8) == 0 &&
+		(strstr(s, ",rx_pcap=") != NULL) && strstr(s, "infinite_rx=1") == NULL;
+}
+
+enum fp_conf_clock
+fp_conf_clock_effective(const struct fp_conf *c)
+{
+	uint32_t i;
+
+	if (c->flow_clock != FP_CONF_CLOCK_AUTO)
+		return (enum fp_conf_clock)c->flow_clock;
+	if (c->ports.n == 0)
+		return FP_CONF_CLOCK_TSC;
+	for (i = 0; i < c->ports.n; i++)
+		if (!port_replays_capture(c->ports.v[i]))
+			return FP_CONF_CLOCK_TSC;
+	return FP_CONF_CLOCK_PACKET;
+}

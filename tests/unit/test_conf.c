@@ -122,7 +122,8 @@ test_defaults(void)
 
 	FP_ASSERT_EQ(fp_conf_defaults(&c), 0);
 	FP_ASSERT_EQ(c.eal_args.n, 0);
-	FP_ASSERT_EQ(c.ports.n, 0);
+	FP_ASSERT_EQ(c.ports.n, 1);
+	FP_ASSERT_STR_EQ(c.ports.v[0], "net_pcap0,rx_pcap=models/samples/sample.pcap");
 	FP_ASSERT_EQ(c.lcores_rx.n, 1);
 	FP_ASSERT_EQ(c.lcores_rx.v[0], 1);
 	FP_ASSERT_EQ(c.lcores_workers.n, 1);
@@ -135,7 +136,9 @@ test_defaults(void)
 	FP_ASSERT_EQ(c.flow_min_packets, 10);
 	FP_ASSERT_EQ(c.flow_table_size, 262144);
 	FP_ASSERT_EQ(c.flow_max_packets, 4096);
-	FP_ASSERT_EQ(c.flow_clock, FP_CONF_CLOCK_TSC);
+	FP_ASSERT_EQ(c.flow_clock, FP_CONF_CLOCK_AUTO);
+	/* auto: the packet clock for capture replay, the TSC for anything else */
+	FP_ASSERT_EQ(fp_conf_clock_effective(&c), FP_CONF_CLOCK_PACKET);
 	FP_ASSERT_EQ(c.flowpic_resolution, 0);
 	FP_ASSERT_EQ(c.flowpic_direction, FP_CONF_DIR_MODEL);
 	FP_ASSERT_STR_EQ(c.model_path, "models/flowpic-32.fpm");
@@ -161,10 +164,14 @@ test_defaults(void)
 		FP_ASSERT_EQ(c.mark[i].line, 0);
 	}
 	FP_ASSERT_EQ(c.sources.n, 0);
-	/* The defaults are consistent, but cannot run: there is no port. */
+	/* The defaults are consistent; without the port they cannot run. */
+	FP_ASSERT_EQ(fp_conf_validate(&c, FP_CONF_CHECK_PORTS, &e), 0);
+	FP_ASSERT_EQ(fp_conf_set(&c, "ports=[0000:03:00.0, 'net_pcap1,rx_pcap=x.pcap']", &e), 0);
+	FP_ASSERT_EQ(fp_conf_clock_effective(&c), FP_CONF_CLOCK_TSC);
+	FP_ASSERT_EQ(fp_conf_set(&c, "ports=[]", &e), 0);
 	FP_ASSERT_EQ(fp_conf_validate(&c, 0, &e), 0);
 	FP_ASSERT_EQ(fp_conf_validate(&c, FP_CONF_CHECK_PORTS, &e), -EINVAL);
-	FP_ASSERT_STR_EQ(e.msg, "<defaults>:0:0: ports: no ports (give a PCI address such as "
+	FP_ASSERT_STR_EQ(e.msg, "--set:1:7: ports: no ports (give a PCI address such as "
 		"0000:03:00.0 or a vdev such as net_pcap0,rx_pcap=FILE)");
 	fp_conf_free(&c);
 	fp_conf_free(NULL);
@@ -210,7 +217,7 @@ test_reference_file(void)
 {
 	struct fp_conf ref, def;
 	struct fp_conf_err e;
-	char want[FP_CONF_ERR_LEN], *text;
+	char *text;
 	uint32_t line, col;
 	int i;
 
@@ -225,16 +232,17 @@ test_reference_file(void)
 	}
 	FP_ASSERT(fp_conf_equal(&ref, &def));
 	FP_ASSERT_EQ(fp_conf_validate(&ref, 0, &e), 0);
-	/* To run it needs a port: the error points at the "ports: []" value. */
+	/* Without a port it cannot run: the error points at the "ports: []" value. */
 	text = read_file(REF_YAML);
 	FP_ASSERT(text != NULL);
-	FP_ASSERT(find_pos(text, "\nports: []", &line, &col));
+	FP_ASSERT(find_pos(text, "\nports: [", &line, &col));
 	free(text);
 	line++;		/* the match starts on the newline before */
+	FP_ASSERT_EQ(fp_conf_validate(&ref, FP_CONF_CHECK_PORTS, &e), 0);
+	FP_ASSERT_EQ(fp_conf_load_string(&ref, REF_YAML, "ports: []\n", 10, &e), 0);
 	FP_ASSERT_EQ(fp_conf_validate(&ref, FP_CONF_CHECK_PORTS, &e), -EINVAL);
-	snprintf(want, sizeof(want), "%s:%u:8: ports: no ports (give a PCI address such as "
-		"0000:03:00.0 or a vdev such as net_pcap0,rx_pcap=FILE)", REF_YAML, line);
-	FP_ASSERT_STR_EQ(e.msg, want);
+	FP_ASSERT_STR_EQ(e.msg, REF_YAML ":1:8: ports: no ports (give a PCI address such as "
+		"0000:03:00.0 or a vdev such as net_pcap0,rx_pcap=FILE)");
 	/* With a port and a model file that exists, it is ready to run. */
 	FP_ASSERT_EQ(fp_conf_set(&ref, "ports=[net_null0]", &e), 0);
 	FP_ASSERT_EQ(fp_conf_set(&ref, "model.path=" REF_YAML, &e), 0);
@@ -265,7 +273,7 @@ test_reference_printers(void)
 		"    Length of a flow window (one FlowPic) in seconds.\n");
 	FP_ASSERT_CONTAINS(t.buf, "rings.windows: uint, [64, 1048576], a power of two; "
 		"default 4096\n");
-	FP_ASSERT_CONTAINS(t.buf, "flow.clock: enum, one of tsc, packet; default tsc\n");
+	FP_ASSERT_CONTAINS(t.buf, "flow.clock: enum, one of auto, tsc, packet; default auto\n");
 	FP_ASSERT_CONTAINS(t.buf, "lcores.rx: list of uints, items in [0, 127]; default [1]\n");
 	FP_ASSERT_CONTAINS(t.buf, "export.verdicts: string, any; default ''\n");
 	m.f = open_memstream(&m.buf, &m.size);
@@ -390,7 +398,7 @@ test_load_twice(void)
 	/* A failed load leaves everything as it was. */
 	FP_ASSERT_EQ(write_str("u.yaml", "flow:\n  window: 25\n  clock: bad\n"), 0);
 	FP_ASSERT_EQ(fp_conf_load(&c, "u.yaml", &e), -EINVAL);
-	FP_ASSERT_STR_EQ(e.msg, "u.yaml:3:10: flow.clock: 'bad' is not allowed (allowed: tsc, "
+	FP_ASSERT_STR_EQ(e.msg, "u.yaml:3:10: flow.clock: 'bad' is not allowed (allowed: auto, tsc, "
 		"packet)");
 	FP_ASSERT_EQ(e.line, 3);
 	FP_ASSERT_EQ(e.col, 10);
@@ -451,7 +459,7 @@ test_err_wrong_type(void)
 	EXPECT_LOAD_ERR("rx:\n  promiscuous: maybe\n",
 		"t.yaml:2:16: rx.promiscuous: expected true or false, got 'maybe'");
 	EXPECT_LOAD_ERR("flow:\n  clock: [tsc]\n",
-		"t.yaml:2:10: flow.clock: expected one of tsc, packet, got a list");
+		"t.yaml:2:10: flow.clock: expected one of auto, tsc, packet, got a list");
 	EXPECT_LOAD_ERR("flow:\n  window: .inf\n",
 		"t.yaml:2:11: flow.window: expected a number, got '.inf'");
 	EXPECT_LOAD_ERR("- flow\n- model\n",
@@ -489,7 +497,7 @@ static int
 test_err_not_allowed(void)
 {
 	EXPECT_LOAD_ERR("flow:\n  clock: wall\n",
-		"t.yaml:2:10: flow.clock: 'wall' is not allowed (allowed: tsc, packet)");
+		"t.yaml:2:10: flow.clock: 'wall' is not allowed (allowed: auto, tsc, packet)");
 	EXPECT_LOAD_ERR("flowpic:\n  direction: BOTH\n",
 		"t.yaml:2:14: flowpic.direction: 'BOTH' is not allowed (allowed: model, both, up, "
 		"down)");
@@ -819,7 +827,7 @@ test_set_errors(void)
 		"--set:2:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow "
 		"sequence at 1:13)");
 	EXPECT_SET_ERR("flow.clock=a: b",
-		"--set:1:12: flow.clock: expected one of tsc, packet, got a mapping");
+		"--set:1:12: flow.clock: expected one of auto, tsc, packet, got a mapping");
 	EXPECT_SET_ERR("rings.windows=100", "--set:1:15: rings.windows: 100 is not a power of two");
 	return 0;
 }
