@@ -59,6 +59,7 @@ struct fpd_port {
 	uint16_t port_id;
 	uint16_t n_queues;
 	int rss;
+	uint64_t frames;		/* offline replay: frames in its capture */
 	char name[RTE_ETH_NAME_MAX_LEN];
 };
 
@@ -157,9 +158,13 @@ struct fpd_app {
 	struct fpd_cat_counters cats[FPD_MAX_CATEGORIES];
 	FILE *verdict_log;
 	const char *stats_json;
-	/* offline replay (--pcap): the frames the capture holds */
+	/* offline replay (every port a net_pcap capture): frames each capture holds */
 	int offline;
-	uint64_t pcap_frames;
+	unsigned int n_replay;
+	struct {
+		char name[RTE_DEV_NAME_MAX_LEN];
+		uint64_t frames;
+	} replay[FPD_MAX_PORTS];
 	uint64_t start_tsc;
 	/* published counter snapshots (snapshot.c) */
 	struct fpd_snapshot snap[2];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -103,6 +104,47 @@ fpd_pcap_count(const char *path)
 			" frames: %s (the frames before are replayed)\n", path, n, pcap_geterr(p));
 	pcap_close(p);
 	return n;
+}
+
+/*
+ * When every port replays a capture (net_pcap with rx_pcap=, not infinite), flowpicd runs as an
+ * offline replay: it counts each capture's frames first (so it knows when a port is done and
+ * can say at once when a file is unreadable), ends when all are replayed, and RX waits for room
+ * in full rings instead of dropping, so the speed of the replay cannot change the results.
+ */
+static int
+fpd_replay_init(struct fpd_app *app, const struct fp_conf *c)
+{
+	uint32_t i;
+
+	if (fp_conf_clock_effective(c) != FP_CONF_CLOCK_PACKET)
+		return 0;
+	for (i = 0; i < c->ports.n; i++) {
+		const char *spec = c->ports.v[i], *f = strstr(spec, "rx_pcap=");
+		char path[PATH_MAX];
+		size_t len;
+		int64_t n;
+
+		if (strncmp(spec, "net_pcap", 8) != 0 || f == NULL ||
+				strstr(spec, "infinite_rx=1") != NULL)
+			return 0;	/* a live port: not an offline replay */
+		f += strlen("rx_pcap=");
+		len = strcspn(f, ",");
+		if (len >= sizeof(path) || i >= FPD_MAX_PORTS)
+			return -ENAMETOOLONG;
+		memcpy(path, f, len);
+		path[len] = '\0';
+		n = fpd_pcap_count(path);
+		if (n < 0)
+			return -EINVAL;
+		len = strcspn(spec, ",");
+		snprintf(app->replay[i].name, sizeof(app->replay[i].name), "%.*s", (int)len, spec);
+		app->replay[i].frames = (uint64_t)n;
+	}
+	app->n_replay = c->ports.n;
+	app->offline = 1;
+	app->set.backpressure = 1;
+	return 0;
 }
 
 static int
@@ -320,7 +362,6 @@ main(int argc, char **argv)
 	if (fp_conf_validate(&conf, FP_CONF_CHECK_RUN, &e) != 0)
 		return fpd_conf_fail(&e);
 	fpd_settings_from_conf(app, &conf);
-	app->set.backpressure = pcap_path != NULL;
 
 	app->model = fp_model_load(conf.model_path, err, sizeof(err));
 	if (app->model == NULL) {
@@ -330,14 +371,8 @@ main(int argc, char **argv)
 	if (fpd_model_check(app, &conf) != 0)
 		return 1;
 	fpd_categories_init(app);
-	if (pcap_path != NULL) {
-		int64_t n = fpd_pcap_count(pcap_path);
-
-		if (n < 0)
-			return 1;
-		app->pcap_frames = (uint64_t)n;
-		app->offline = 1;
-	}
+	if (fpd_replay_init(app, &conf) != 0)
+		return 1;
 	if (check) {
 		fp_model_describe(app->model, err, sizeof(err));
 		printf("flowpicd: configuration %s ok; model %s\n",

@@ -95,6 +95,7 @@ int
 fpd_ports_init(struct fpd_app *app)
 {
 	uint16_t port_id;
+	unsigned int i;
 	int ret;
 
 	app->n_ports = 0;
@@ -109,6 +110,9 @@ fpd_ports_init(struct fpd_app *app)
 		memset(p, 0, sizeof(*p));
 		p->port_id = port_id;
 		rte_eth_dev_get_name_by_port(port_id, p->name);
+		for (i = 0; i < app->n_replay; i++)
+			if (strcmp(app->replay[i].name, p->name) == 0)
+				p->frames = app->replay[i].frames;
 		ret = fpd_port_configure(app, p);
 		if (ret != 0)
 			return ret;

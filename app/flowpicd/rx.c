@@ -181,13 +181,13 @@ fpd_rx_sync_counters(struct fpd_rx *rx)
 
 /* Offline replay: the port is done once it has delivered every frame of the capture. */
 static int
-fpd_port_drained(const struct fpd_app *app, uint16_t port_id)
+fpd_port_drained(const struct fpd_app *app, const struct fpd_port *p)
 {
 	struct rte_eth_stats st;
 
-	if (!app->offline || rte_eth_stats_get(port_id, &st) != 0)
+	if (!app->offline || rte_eth_stats_get(p->port_id, &st) != 0)
 		return 0;
-	return st.ipackets + st.rx_nombuf + st.ierrors >= app->pcap_frames;
+	return st.ipackets + st.rx_nombuf + st.ierrors >= p->frames;
 }
 
 int
@@ -220,7 +220,7 @@ fpd_rx_main(void *arg)
 					rx->q_bytes[i] += rx->rx_bytes + rx->dist_bytes - b0;
 					got += n;
 					ports_done = 0;
-				} else if (!fpd_port_drained(app, p->port_id)) {
+				} else if (!fpd_port_drained(app, p)) {
 					ports_done = 0;
 				}
 			}
