@@ -20,6 +20,9 @@
 #include "flow.h"
 #include "snapshot.h"
 
+struct fp_infer;
+struct fp_model;
+
 extern int fpd_logtype;
 #define FPD_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_ ## level, fpd_logtype, "flowpicd: " fmt, ##__VA_ARGS__)
@@ -131,6 +134,9 @@ struct fpd_worker {
 	uint64_t total_cycles;
 	uint64_t snap_busy, snap_total;		/* stats lcore's last look at the two above */
 	struct fpd_cat_counters unclassified;	/* verdicts lost on a full stats ring */
+	struct fp_infer *_Atomic next_infer;	/* set by a model reload, taken by the worker */
+	struct fp_infer *_Atomic retired;	/* the worker's previous context, to free */
+	uint64_t swapped;			/* reloads this worker has installed */
 	uint64_t verdict_drops;
 	_Atomic int done;
 } __rte_cache_aligned;
@@ -139,6 +145,11 @@ struct fpd_app {
 	struct fpd_settings set;
 	const char *conf_path;
 	struct fp_model *model;
+	struct fp_model *old_model;		/* until every worker has left it (reload.c) */
+	char *model_path;
+	uint64_t reloads;
+	uint64_t reload_failures;
+	_Atomic int reload;			/* SIGHUP seen */
 	uint32_t n_classes;
 	const char *cat_names[FPD_MAX_CATEGORIES];
 	uint32_t n_cats;			/* n_classes + unknown, unclassified, other */
@@ -189,6 +200,8 @@ int fpd_stats_main(struct fpd_app *app);
 void fpd_stats_final(struct fpd_app *app);
 void fpd_stats_totals(const struct fpd_app *app, struct fpd_cat_counters *cats,
 		uint64_t *rx_packets, uint64_t *rx_bytes);
+int fpd_reload_model(struct fpd_app *app);
+void fpd_reload_poll(struct fpd_app *app);
 int fpd_report_text(const struct fpd_app *app, FILE *f);
 int fpd_report_json(const struct fpd_app *app, const char *path);
 

@@ -63,13 +63,20 @@ fpd_usage(FILE *f, const char *prog)
 		"      --verdicts P    write one JSON line per classified window to P\n"
 		"      --dump-config   print the effective configuration as YAML and exit\n"
 		"      --help-config   print every configuration key and exit\n"
-		"      --version       print the version and exit\n", prog, prog);
+		"      --version       print the version and exit\n"
+		"signals: SIGINT/SIGTERM stop RX, flush every open window, report and exit 0\n"
+		"         (a second one exits at once); SIGHUP reloads model.path: a model that\n"
+		"         fails to load or reads other pictures or classes is rejected, the\n"
+		"         running one stays\n", prog, prog);
 }
 
 static void
 fpd_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		atomic_store(&fpd_app.reload, 1);
+		return;
+	}
 	if (atomic_exchange(&fpd_app.stop, 1) != 0)
 		atomic_store(&fpd_app.quit, 1);
 }
@@ -363,6 +370,7 @@ main(int argc, char **argv)
 		return fpd_conf_fail(&e);
 	fpd_settings_from_conf(app, &conf);
 
+	app->model_path = strdup(conf.model_path);
 	app->model = fp_model_load(conf.model_path, err, sizeof(err));
 	if (app->model == NULL) {
 		fprintf(stderr, "%s\n", err);
@@ -403,6 +411,7 @@ main(int argc, char **argv)
 	app->stats_lcore = rte_get_main_lcore();
 	signal(SIGINT, fpd_signal);
 	signal(SIGTERM, fpd_signal);
+	signal(SIGHUP, fpd_signal);
 
 	if (conf.export_verdicts[0] != '\0') {
 		app->verdict_log = fopen(conf.export_verdicts, "a");
@@ -458,6 +467,8 @@ out:
 	fpd_ports_stop(app);
 	rte_eal_cleanup();
 	fp_model_free(app->model);
+	fp_model_free(app->old_model);
+	free(app->model_path);
 	fp_conf_strv_free(&eal);
 	free(eal_argv);
 	fp_conf_free(&conf);

@@ -125,6 +125,15 @@ fpd_worker_main(void *arg)
 
 	while (!atomic_load(&app->quit)) {
 		unsigned int r, got = 0;
+		struct fp_infer *next = atomic_load(&wk->next_infer);
+
+		/* a reloaded model: switch between batches; stats lcore frees the old context */
+		if (next != NULL && pv->n == 0 && atomic_load(&wk->retired) == NULL) {
+			atomic_store(&wk->retired, pv->infer);
+			pv->infer = next;
+			wk->swapped++;
+			atomic_store(&wk->next_infer, NULL);
+		}
 		uint64_t t0 = rte_get_tsc_cycles();
 		int rx_done = fpd_rx_all_done(app);
 
@@ -214,6 +223,8 @@ fpd_worker_teardown(struct fpd_app *app)
 		if (pv == NULL)
 			continue;
 		fp_infer_free(pv->infer);
+		fp_infer_free(atomic_exchange(&app->workers[w].next_infer, NULL));
+		fp_infer_free(atomic_exchange(&app->workers[w].retired, NULL));
 		fp_flowpic_free(pv->pic);
 		free(pv->out);
 		free(pv->pend);
