@@ -76,11 +76,11 @@ md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims, dnnl_format_t
 	return 0;
 }
 
-/* The plain tag for an activation of ndims dimensions. */
+/* The layout of a chain's input and output: channels last (what the sparse front writes). */
 static dnnl_format_tag_t
-plain_tag(int ndims)
+io_tag(int ndims)
 {
-	return ndims == 4 ? dnnl_nchw : dnnl_nc;
+	return ndims == 4 ? dnnl_nhwc : dnnl_nc;
 }
 
 /* Create a chain memory object of descriptor md living in shared buffer buf. */
@@ -471,14 +471,18 @@ add_dense(struct dnn_net *net, struct dnn_chain *ch, struct dnn_cursor *cur, uin
 	dnnl_primitive_desc_t pd;
 	dnnl_exec_arg_t args[4];
 	char label[32];
-	int rc;
+	int rc = 0;
 
 	if (nd == 2) {
 		sd[1] = (dnnl_dim_t)l->in_c * l->in_h * l->in_w;
 		wd[1] = sd[1];
 	}
-	if ((rc = md_init(&smd, nd, sd, plain ? plain_tag(nd) : dnnl_format_tag_any,
-			err, errlen)) < 0 ||
+	/* the current layout as it is (a reorder costs more than the product), plain when asked */
+	if (plain)
+		rc = md_init(&smd, nd, sd, nd == 4 ? dnnl_nchw : dnnl_nc, err, errlen);
+	else
+		smd = cur->md;
+	if (rc < 0 ||
 			(rc = md_init(&wmd, nd, wd, plain ? (nd == 4 ? dnnl_oihw : dnnl_oi) :
 					dnnl_format_tag_any, err, errlen)) < 0 ||
 			(rc = md_init(&umd, nd, wd, nd == 4 ? dnnl_oihw : dnnl_oi, err, errlen)) < 0 ||
@@ -604,7 +608,7 @@ chain_build(struct dnn_net *net, struct dnn_chain *ch, char *err, size_t errlen)
 	uint32_t i, j;
 	int rc, k;
 
-	rc = md_init(&cur.md, 4, id, dnnl_nchw, err, errlen);
+	rc = md_init(&cur.md, 4, id, io_tag(4), err, errlen);
 	if (rc == 0)
 		rc = chain_mem(ch, net->env, &cur.md, DNN_BUF_IO, &ch->in_mem, err, errlen);
 	if (rc < 0)
@@ -642,7 +646,7 @@ chain_build(struct dnn_net *net, struct dnn_chain *ch, char *err, size_t errlen)
 	}
 	if (ond == 2)
 		od[1] = (dnnl_dim_t)net->out_dims[0] * net->out_dims[1] * net->out_dims[2];
-	rc = md_init(&omd, ond, od, plain_tag(ond), err, errlen);
+	rc = md_init(&omd, ond, od, io_tag(ond), err, errlen);
 	if (rc == 0)
 		rc = chain_mem(ch, net->env, &omd, DNN_BUF_IO, &ch->out_mem, err, errlen);
 	if (rc < 0)
