@@ -124,9 +124,15 @@ def make_web(root, seed, log):
         f.write("</body></html>\n")
 
 
-def make_all(root, seed, log):
-    """Create files/, web/ and video/ under root (each step skipped when already there)."""
+def make_all(root, seed, log, categories=None):
+    """Create what the categories need (files/, web/, video/; all if None) under root.
+
+    Each step is skipped when its output is already there.
+    """
     os.makedirs(root, exist_ok=True)
-    make_files(root, seed, log)
-    make_web(root, seed, log)
-    make_videos(root, seed, log)
+    if categories is None or "file_transfer" in categories:
+        make_files(root, seed, log)
+    if categories is None or "browsing" in categories:
+        make_web(root, seed, log)
+    if categories is None or "video" in categories:
+        make_videos(root, seed, log)

@@ -96,7 +96,8 @@ def cmd_run(args):
     signal.signal(signal.SIGINT, on_signal)
     labnet.cleanup(run.tag)
     run.log("content in %s" % run.content)
-    content.make_all(run.content, args.content_seed, os.path.join(run.out, "content.log"))
+    content.make_all(run.content, args.content_seed, os.path.join(run.out, "content.log"),
+                     set(slots))
     t0 = time.time()
     t_stop = t0 + args.duration
     meta = {"seed": args.seed, "content_seed": args.content_seed, "tag": run.tag, "duration_s": args.duration, "slots": args.slots,
