@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "model.h"
 #include "flowpicd.h"
+#include "export.h"
 
 RTE_LOG_REGISTER_DEFAULT(fpd_logtype, INFO);
 
@@ -29,7 +30,7 @@ static struct fpd_app fpd_app;
 
 enum {
 	OPT_CHECK = 256, OPT_SET, OPT_PCAP, OPT_MODEL, OPT_STATS_JSON, OPT_VERDICTS,
-	OPT_HELP_CONFIG, OPT_VERSION, OPT_DUMP_CONFIG,
+	OPT_HELP_CONFIG, OPT_VERSION, OPT_DUMP_CONFIG, OPT_LINGER,
 };
 
 static const struct option fpd_opts[] = {
@@ -41,6 +42,7 @@ static const struct option fpd_opts[] = {
 	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 	{ "verdicts", required_argument, NULL, OPT_VERDICTS },
 	{ "dump-config", no_argument, NULL, OPT_DUMP_CONFIG },
+	{ "linger", no_argument, NULL, OPT_LINGER },
 	{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -61,6 +63,8 @@ fpd_usage(FILE *f, const char *prog)
 		"      --model FILE    model file (same as --set model.path=FILE)\n"
 		"      --stats-json P  write the final counters as JSON to P\n"
 		"      --verdicts P    write one JSON line per classified window to P\n"
+		"      --linger        after the capture ends and the report is out, keep /metrics\n"
+		"                      and telemetry serving the final counters until SIGINT/SIGTERM\n"
 		"      --dump-config   print the effective configuration as YAML and exit\n"
 		"      --help-config   print every configuration key and exit\n"
 		"      --version       print the version and exit\n"
@@ -258,6 +262,17 @@ fpd_pools_create(struct fpd_app *app)
 	return 0;
 }
 
+/* --linger: keep /metrics and telemetry up with the final counters until SIGINT/SIGTERM. */
+static void
+fpd_linger(struct fpd_app *app)
+{
+	if (atomic_load(&app->stop))
+		return;		/* stopped by a signal already */
+	FPD_LOG(NOTICE, "lingering: final counters stay readable until SIGINT/SIGTERM\n");
+	while (!atomic_load(&app->stop))
+		rte_delay_us_sleep(100 * 1000);
+}
+
 static int
 fpd_launch(struct fpd_app *app)
 {
@@ -294,7 +309,7 @@ main(int argc, char **argv)
 	char **sets = calloc((size_t)argc + 1, sizeof(char *));
 	char err[512], set_buf[4200];
 	char **eal_argv = NULL;
-	int n_sets = 0, check = 0, dump = 0, opt, ret, i, rc = 0;
+	int n_sets = 0, check = 0, dump = 0, linger = 0, opt, ret, i, rc = 0;
 	long ncpu;
 
 	if (sets == NULL)
@@ -318,6 +333,7 @@ main(int argc, char **argv)
 			sets[n_sets++] = strdup(set_buf);
 			break;
 		case OPT_DUMP_CONFIG: dump = 1; break;
+		case OPT_LINGER: linger = 1; break;
 		case OPT_HELP_CONFIG: fp_conf_print_reference(stdout); return 0;
 		case OPT_VERSION: printf("flowpicd %s\n", FLOWPIC_VERSION); return 0;
 		case 'h': fpd_usage(stdout, argv[0]); return 0;
@@ -387,6 +403,9 @@ main(int argc, char **argv)
 			conf_path != NULL ? conf_path : "(defaults)", err);
 		return 0;
 	}
+	/* Bind the metrics address now: a bad or busy one stops start-up before EAL. */
+	if (fpd_metrics_open(app, conf.export_metrics) != 0)
+		return 1;
 
 	/* EAL */
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -412,15 +431,13 @@ main(int argc, char **argv)
 	signal(SIGINT, fpd_signal);
 	signal(SIGTERM, fpd_signal);
 	signal(SIGHUP, fpd_signal);
+	if (fpd_telemetry_init(app) != 0)
+		FPD_LOG(WARNING, "telemetry commands /flowpic/... unavailable\n");
 
-	if (conf.export_verdicts[0] != '\0') {
-		app->verdict_log = fopen(conf.export_verdicts, "a");
-		if (app->verdict_log == NULL) {
-			FPD_LOG(ERR, "%s: cannot open the verdict log: %s\n", conf.export_verdicts,
-				strerror(errno));
-			rc = 1;
-			goto out;
-		}
+	if (conf.export_verdicts[0] != '\0' && fpd_verdict_log_open(app, conf.export_verdicts,
+			conf.export_verdicts_max_bytes) != 0) {
+		rc = 1;
+		goto out;
 	}
 	app->n_rx = conf.lcores_rx.n;
 	for (i = 0; i < (int)app->n_rx; i++)
@@ -444,6 +461,10 @@ main(int argc, char **argv)
 		app->stats_lcore, app->model->name, app->set.resolution, app->set.resolution,
 		fp_dir_name(app->set.direction), (double)app->set.window_us / 1e6,
 		app->set.clock_packet ? "packet" : "tsc");
+	if (fpd_metrics_start(app) != 0) {
+		rc = 1;
+		goto out;
+	}
 	app->start_tsc = rte_get_tsc_cycles();
 	if (fpd_launch(app) != 0) {
 		atomic_store(&app->stop, 1);
@@ -460,9 +481,11 @@ main(int argc, char **argv)
 	if (conf.export_stats_json[0] != '\0' &&
 			fpd_report_json(app, conf.export_stats_json) != 0)
 		rc = 1;
+	if (linger)
+		fpd_linger(app);
 out:
-	if (app->verdict_log != NULL)
-		fclose(app->verdict_log);
+	fpd_metrics_stop(app);
+	fpd_verdict_log_close(app);
 	fpd_worker_teardown(app);
 	fpd_ports_stop(app);
 	rte_eal_cleanup();

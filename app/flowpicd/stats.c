@@ -1,25 +1,91 @@
 /* Stats stage: the stats lcore folds verdicts into per-category counters, logs and reports. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <rte_cycles.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
 #include "flowpicd.h"
+#include "export.h"
 
 #define FPD_STATS_BURST 64
+
+/* Verdict log rotation state (the stats lcore is the only writer). */
+static struct {
+	char *path;
+	char *path1;		/* path + ".1" */
+	uint64_t max;
+	uint64_t size;		/* bytes in the current file */
+} fpd_vlog;
+
+int
+fpd_verdict_log_open(struct fpd_app *app, const char *path, uint64_t max_bytes)
+{
+	struct stat st;
+	size_t len = strlen(path);
+
+	fpd_vlog.path = strdup(path);
+	fpd_vlog.path1 = malloc(len + 3);
+	if (fpd_vlog.path == NULL || fpd_vlog.path1 == NULL) {
+		fpd_verdict_log_close(app);
+		return -ENOMEM;
+	}
+	memcpy(fpd_vlog.path1, path, len);
+	memcpy(fpd_vlog.path1 + len, ".1", 3);
+	fpd_vlog.max = max_bytes;
+	app->verdict_log = fopen(path, "a");
+	if (app->verdict_log == NULL) {
+		int err = errno;
+
+		FPD_LOG(ERR, "%s: cannot open the verdict log: %s\n", path, strerror(err));
+		fpd_verdict_log_close(app);
+		return -err;
+	}
+	fpd_vlog.size = fstat(fileno(app->verdict_log), &st) == 0 ? (uint64_t)st.st_size : 0;
+	return 0;
+}
+
+void
+fpd_verdict_log_close(struct fpd_app *app)
+{
+	if (app->verdict_log != NULL)
+		fclose(app->verdict_log);
+	app->verdict_log = NULL;
+	free(fpd_vlog.path);
+	free(fpd_vlog.path1);
+	memset(&fpd_vlog, 0, sizeof(fpd_vlog));
+}
+
+/* The file reached export.verdicts_max_bytes: keep it as PATH.1 (replacing the older one). */
+static void
+fpd_verdict_log_rotate(struct fpd_app *app)
+{
+	fclose(app->verdict_log);
+	if (rename(fpd_vlog.path, fpd_vlog.path1) != 0)
+		FPD_LOG(WARNING, "%s: cannot rotate the verdict log to %s: %s\n", fpd_vlog.path,
+			fpd_vlog.path1, strerror(errno));
+	app->verdict_log = fopen(fpd_vlog.path, "a");
+	if (app->verdict_log == NULL)
+		FPD_LOG(ERR, "%s: cannot reopen the verdict log, verdicts no longer logged: %s\n",
+			fpd_vlog.path, strerror(errno));
+	fpd_vlog.size = 0;
+}
 
 static void
 fpd_verdict_log(struct fpd_app *app, const struct fpd_verdict *v)
 {
 	char src[64], dst[64];
 	uint16_t sport, dport;
+	int n;
 
 	fp_flow_key_endpoints(&v->key, v->init_swapped, src, sizeof(src), &sport, dst,
 		sizeof(dst), &dport);
-	fprintf(app->verdict_log,
+	n = fprintf(app->verdict_log,
 		"{\"time\": %" PRIu64 ".%06" PRIu64 ", \"src\": \"%s\", \"dst\": \"%s\", "
 		"\"sport\": %u, \"dport\": %u, \"proto\": %u, \"window\": %u, "
 		"\"category\": \"%s\", \"confidence\": %.4f, \"packets\": %" PRIu64 ", "
@@ -27,6 +93,10 @@ fpd_verdict_log(struct fpd_app *app, const struct fpd_verdict *v)
 		v->start_us / 1000000, v->start_us % 1000000, src, dst, sport, dport,
 		v->key.proto, v->index, app->cat_names[v->category], v->confidence,
 		v->packets, v->bytes);
+	if (n > 0)
+		fpd_vlog.size += (uint64_t)n;
+	if (fpd_vlog.max != 0 && fpd_vlog.size >= fpd_vlog.max)
+		fpd_verdict_log_rotate(app);
 }
 
 /* Fold one verdict into the stats lcore's own counters. */
@@ -81,20 +151,52 @@ fpd_stats_totals(const struct fpd_app *app, struct fpd_cat_counters *cats,
 		fpd_add(&cats[FPD_CAT_UNCLASSIFIED(app)], &app->workers[i].unclassified);
 }
 
+/*
+ * One line in the log from the latest snapshot: receive rate, per category share of bytes,
+ * bit rate and flows (categories with traffic only), drops, ring fill and inference latency.
+ * final: the counters at exit, rates left out.
+ */
 static void
-fpd_stats_summary(const struct fpd_app *app)
+fpd_stats_summary(const struct fpd_app *app, int final)
 {
-	struct fpd_cat_counters cats[FPD_MAX_CATEGORIES];
-	uint64_t pk, by;
-	char line[1024];
+	static struct fpd_snapshot s;	/* stats lcore only */
+	uint64_t drops = 0, used = 0, size = 0;
+	char line[2048];
 	size_t off = 0;
-	unsigned int c;
+	unsigned int c, i;
 
-	fpd_stats_totals(app, cats, &pk, &by);
-	off += snprintf(line + off, sizeof(line) - off, "rx %" PRIu64 " pkts;", pk);
-	for (c = 0; c < app->n_cats && off < sizeof(line); c++)
-		off += snprintf(line + off, sizeof(line) - off, " %s %" PRIu64 "/%" PRIu64 "w",
-			app->cat_names[c], cats[c].packets, cats[c].windows);
+	if (fpd_snapshot_read(app, &s) != 0)
+		return;
+	for (i = 1; i < FP_PARSE_REASON_MAX; i++)
+		drops += s.parse_drops[i];
+	for (i = 0; i < FP_PIPE_REASON_MAX; i++)
+		if (i != FP_PIPE_WINDOW_TRUNC && i != FP_PIPE_TABLE_EVICT)
+			drops += s.pipe_drops[i];
+	for (i = 0; i < s.n_workers; i++) {
+		used += s.worker[i].ring_used;
+		size += s.worker[i].ring_size;
+	}
+#define FPD_APPEND(...) do { \
+		if (off < sizeof(line)) \
+			off += (size_t)snprintf(line + off, sizeof(line) - off, __VA_ARGS__); \
+	} while (0)
+	FPD_APPEND("%s: rx %" PRIu64 " pkts %" PRIu64 " bytes", final ? "final" : "summary",
+		s.rx_packets, s.rx_bytes);
+	if (!final)
+		FPD_APPEND(" (%.3f Mbit/s)", s.rx_bits_rate / 1e6);
+	for (c = 0; c < s.n_cats; c++) {
+		if (s.cat[c].bytes == 0)
+			continue;
+		FPD_APPEND("; %s %.1f%%", app->cat_names[c], s.rx_bytes ?
+			100.0 * (double)s.cat[c].bytes / (double)s.rx_bytes : 0.0);
+		if (!final)
+			FPD_APPEND(" %.3f Mbit/s", s.cat[c].bits_rate / 1e6);
+		FPD_APPEND(" %" PRIu64 " flows", s.cat[c].flows);
+	}
+	FPD_APPEND("; drops %" PRIu64 "; ring %.1f%%; inference %.0f us/batch", drops,
+		size ? 100.0 * (double)used / (double)size : 0.0,
+		s.lat_total ? s.lat_sum_s * 1e6 / (double)s.lat_total : 0.0);
+#undef FPD_APPEND
 	FPD_LOG(INFO, "%s\n", line);
 }
 
@@ -155,7 +257,7 @@ fpd_stats_main(struct fpd_app *app)
 			next_snap += snap_every;
 		}
 		if (summary_every != 0 && rte_get_tsc_cycles() >= next_summary) {
-			fpd_stats_summary(app);
+			fpd_stats_summary(app, 0);
 			next_summary += summary_every;
 		}
 		if (n == 0)
@@ -173,4 +275,6 @@ void
 fpd_stats_final(struct fpd_app *app)
 {
 	fpd_snapshot_publish(app, 1);
+	if (app->set.summary_interval > 0)
+		fpd_stats_summary(app, 1);
 }
