@@ -127,6 +127,23 @@ def label_session(rec, out):
     return rows
 
 
+def cached_rows(rec, out):
+    """label_session's rows, kept in the session's flows.jsonl once its capture is closed."""
+    pcap = os.path.join(out, rec["pcap"])
+    cache = os.path.join(os.path.dirname(pcap), "flows.jsonl")
+    if os.path.exists(cache) and os.path.exists(pcap) and \
+            os.path.getmtime(cache) >= os.path.getmtime(pcap):
+        with open(cache) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    rows = label_session(rec, out)
+    if os.path.exists(pcap):
+        with open(cache + ".tmp", "w") as f:
+            for row in rows:
+                f.write(json.dumps(row, sort_keys=True) + "\n")
+        os.replace(cache + ".tmp", cache)
+    return rows
+
+
 def label_run(out):
     """Write OUT/manifest.jsonl from OUT/sessions.jsonl; return the number of rows."""
     recs = []
@@ -138,7 +155,7 @@ def label_run(out):
     tmp = os.path.join(out, "manifest.jsonl.tmp")
     with open(tmp, "w") as f:
         for rec in recs:
-            for row in label_session(rec, out):
+            for row in cached_rows(rec, out):
                 f.write(json.dumps(row, sort_keys=True) + "\n")
                 n += 1
     os.replace(tmp, os.path.join(out, "manifest.jsonl"))
