@@ -115,6 +115,10 @@ struct fpd_rx {
 	struct fpd_cat_counters unclassified;
 	struct fpd_cat_counters unclassified_no_mem;	/* mirrored from the table's counters */
 	uint64_t windows_sent;
+	uint64_t run_cycles;			/* TSC cycles from start to the end of polling */
+	uint64_t flows_at_stop;
+	uint64_t cpu_ns;			/* CPU time of the RX loop (thread clock) */			/* flows in the table when polling ended */
+	uint64_t busy_cycles;			/* cycles of loop passes that received packets */
 	_Atomic int polling_done;		/* no more packets from the ports */
 	_Atomic int done;			/* flushed: no more windows */
 } __rte_cache_aligned;

@@ -1,6 +1,7 @@
 /* RX stage: poll queues, parse, feed the per-lcore flow table, hand completed windows to workers. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -201,9 +202,15 @@ fpd_rx_main(void *arg)
 	int polling = rx->n_polls > 0;
 	int dist = rx->idx == 0 && app->n_rx > 1 && rx->dist_needed;
 
+	uint64_t t_start = rte_get_tsc_cycles(), t_loop = t_start;
+	struct timespec cpu0, cpu1;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+
 	while (!atomic_load(&app->quit)) {
 		unsigned int got = 0;
 		int ports_done = 1;
+		uint64_t t_now;
 
 		if (polling && atomic_load(&app->stop))
 			polling = 0;
@@ -251,8 +258,18 @@ fpd_rx_main(void *arg)
 		}
 		if (!polling && rx->idx == 0)
 			atomic_store(&rx->polling_done, 1);
+		t_now = rte_get_tsc_cycles();
+		if (got > 0)
+			rx->busy_cycles += t_now - t_loop;
+		if (polling || got > 0)
+			rx->run_cycles = t_now - t_start;
+		t_loop = t_now;
 	}
 	atomic_store(&rx->polling_done, 1);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+	rx->cpu_ns = (uint64_t)(cpu1.tv_sec - cpu0.tv_sec) * 1000000000ull +
+		(uint64_t)cpu1.tv_nsec - (uint64_t)cpu0.tv_nsec;
+	rx->flows_at_stop = fp_flow_table_counters(rx->table)->flows_active;
 	fp_flow_table_flush(rx->table, rx->now_us);
 	fpd_rx_sync_counters(rx);
 	atomic_store_explicit(&rx->done, 1, memory_order_release);
