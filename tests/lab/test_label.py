@@ -87,6 +87,23 @@ def main():
     noise = {r["noise"]: r["packets"] for r in rows if r["label"] == "noise"}
     check("noise kinds and packets", noise, {"arp": 1, "icmp": 1, "unexpected_flow": 1})
 
+    # a plain voip session: RTP on the server port, RTCP on the next one (aux), each way
+    d2 = os.path.join(d, "voip")
+    os.makedirs(os.path.join(d2, "v"))
+    frames = [(200.0 + k * 0.02, eth(0x0800, ipv4(17, *((c, s) if k % 2 else (s, c)),
+                                                   udp(7000, 7000, 90)))) for k in range(10)]
+    frames += [(201.0, eth(0x0800, ipv4(17, c, s, udp(7001, 7001, 40)))),
+               (206.0, eth(0x0800, ipv4(17, s, c, udp(7001, 7001, 40))))]
+    write_pcap(os.path.join(d2, "v", "capture.pcap"), sorted(frames))
+    rec = {"session": "v", "pcap": "v/capture.pcap", "category": "voip", "app": "ffmpeg-srtp",
+           "vpn": False, "client_ip": c, "server_ip": s, "server_ports": [["udp", 7000]],
+           "aux_ports": [["udp", 7001]]}
+    rows = label.label_session(rec, d2)
+    got = sorted((r["label"], r.get("sport"), r["packets"]) for r in rows)
+    check("voip: RTP flow is app, RTCP flow is aux", got, [("app", 7000, 10), ("aux", 7001, 2)])
+    check("voip: RTP flow starts server side (first packet)", [r["src"] for r in rows
+                                                               if r["label"] == "app"], [s])
+
     bad = os.path.join(d, "bad.pcap")
     with open(bad, "wb") as f:
         f.write(b"this is not a capture file")

@@ -26,8 +26,10 @@ class _Call:
                 "link_kbit": rng.choice([None, 1000, 2000, 5000])}
 
     def ports(self, sess):
-        p = sess.params["port"]
-        return [("udp", p), ("udp", p + 1)]
+        return [("udp", sess.params["port"])]
+
+    def aux_ports(self, sess):
+        return [("udp", sess.params["port"] + 1)]
 
     def start(self, sess):
         p = sess.params

@@ -63,7 +63,8 @@ def window_bytes(wf, i):
     return wf.windows[i:i + 1].tobytes() + wf.window_records(i).tobytes()
 
 
-def build(run_dir, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None, seed=0):
+def build(run_dir, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None, seed=0,
+          min_packets=10):
     """Extract, label and write the dataset; return the summary dict."""
     label.label_run(run_dir)  # per-session results are cached, so this only reads new sessions
     manifest = os.path.join(run_dir, "manifest.jsonl")
@@ -82,7 +83,7 @@ def build(run_dir, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None,
             wf = extract(fp_extract, pcap, cache, window)
         w = wf.windows
         for i in range(len(wf)):
-            if w[i]["end_reason"] != END_TIME:
+            if w[i]["end_reason"] != END_TIME or w[i]["packets"] < min_packets:
                 continue
             src, dst = wf.src(i), wf.dst(i)
             fl = match(flows[rec["session"]], int(w[i]["proto"]), src, int(w[i]["src_port"]),
@@ -162,16 +163,20 @@ def main():
     ap.add_argument("--out", required=True, help="dataset directory")
     ap.add_argument("--fp-extract", required=True, help="path of the fp-extract binary")
     ap.add_argument("--window", type=float, default=60)
+    ap.add_argument("--min-packets", type=int, default=10,
+                    help="drop windows with fewer packets (flowpicd's flow.min_packets)")
     ap.add_argument("--cap-plain", type=int, default=None, help="most windows per category, plain")
     ap.add_argument("--cap-vpn", type=int, default=None, help="most windows per category, VPN")
     a = ap.parse_args()
     run_meta = json.load(open(os.path.join(a.run, "run.json")))
-    s = build(a.run, a.out, a.fp_extract, int(a.window), a.cap_plain, a.cap_vpn, run_meta["seed"])
+    s = build(a.run, a.out, a.fp_extract, int(a.window), a.cap_plain, a.cap_vpn, run_meta["seed"],
+              a.min_packets)
     out = {"windows": s["windows"], "apps": s["apps"], "seed": run_meta["seed"],
            "content_seed": run_meta.get("content_seed"), "window_s": s["window_s"],
            "windows_by_app": s["windows_by_app"], "files": s["files"],
            "unmatched_windows": s["unmatched_windows"],
-           "only": "complete windows (end reason time) of labelled application flows",
+           "only": "complete windows (end reason time, >= %d packets) of labelled application "
+                   "flows" % a.min_packets,
            "run": {k: run_meta.get(k) for k in ("duration_s", "slots", "vpn_share", "min_session",
                                                  "max_session", "t_start", "t_end")}}
     with open(os.path.join(a.out, "summary.json"), "w") as f:

@@ -1,4 +1,7 @@
 # Labels a lab run: reads each session's pcap, lists its flows, and writes manifest.jsonl.
+#
+# Row labels: "app" (a flow of the session's application to its server port), "aux" (the
+# application's side flow, e.g. RTCP), "noise" (ARP, ICMP, any other flow).
 import json
 import os
 import socket
@@ -6,6 +9,7 @@ import struct
 import sys
 
 LINKTYPE_ETHERNET = 1
+LABEL_VERSION = 2  # bump when labels change: per-session caches are named after it
 
 
 def read_pcap(path):
@@ -96,12 +100,29 @@ def flows_of(pcap):
     return list(flows.values()), other
 
 
+def aux_ports(rec):
+    """Server ports of the application's side flows (RTCP next to RTP), labelled 'aux'.
+
+    Records written before sessions listed aux_ports take RTCP as the RTP port + 1 of a
+    plain voip session.
+    """
+    if "aux_ports" in rec:
+        return {(proto, port) for proto, port in rec["aux_ports"]}
+    if rec["category"] == "voip" and not rec["vpn"]:
+        udp = sorted(port for proto, port in rec["server_ports"] if proto == "udp")
+        if len(udp) == 2 and udp[1] == udp[0] + 1:
+            return {("udp", udp[1])}
+    return set()
+
+
 def label_session(rec, out):
     """Manifest rows (flows plus noise summaries) of one session record."""
     pcap = os.path.join(out, rec["pcap"])
     if not os.path.exists(pcap):
         return []
     ports = {(proto, port) for proto, port in rec["server_ports"]}
+    aux = aux_ports(rec)
+    ports -= aux
     ends = {rec["client_ip"], rec["server_ip"]}
     flows, other = flows_of(pcap)
     rows = []
@@ -112,8 +133,13 @@ def label_session(rec, out):
         on_link = {fl["src"], fl["dst"]} == ends
         server_port = ((fl["proto"], fl["dport"]) in ports and fl["dst"] == rec["server_ip"]) or \
                       ((fl["proto"], fl["sport"]) in ports and fl["src"] == rec["server_ip"])
+        aux_port = ((fl["proto"], fl["dport"]) in aux and fl["dst"] == rec["server_ip"]) or \
+                   ((fl["proto"], fl["sport"]) in aux and fl["src"] == rec["server_ip"])
         if on_link and server_port:
             fl.update({"label": "app", "category": rec["category"], "app": rec["app"],
+                       "vpn": rec["vpn"]})
+        elif on_link and aux_port:
+            fl.update({"label": "aux", "category": rec["category"], "app": rec["app"],
                        "vpn": rec["vpn"]})
         else:
             fl.update({"label": "noise", "category": None, "app": None, "vpn": rec["vpn"],
@@ -130,7 +156,7 @@ def label_session(rec, out):
 def cached_rows(rec, out):
     """label_session's rows, kept in the session's flows.jsonl once its capture is closed."""
     pcap = os.path.join(out, rec["pcap"])
-    cache = os.path.join(os.path.dirname(pcap), "flows.jsonl")
+    cache = os.path.join(os.path.dirname(pcap), "flows-v%d.jsonl" % LABEL_VERSION)
     if os.path.exists(cache) and os.path.exists(pcap) and \
             os.path.getmtime(cache) >= os.path.getmtime(pcap):
         with open(cache) as f:

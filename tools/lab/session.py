@@ -184,6 +184,8 @@ class Session:
             "inner_server_ip": self.server_ip,
             "server_ports": [[proto, port] for proto, port in
                              ([("udp", VPN_PORT)] if self.vpn else self.app.ports(self))],
+            "aux_ports": [] if self.vpn else [[proto, port] for proto, port in
+                                              getattr(self.app, "aux_ports", lambda s: [])(self)],
             "rate_kbit": self.rate_kbit,
             "params": self.params,
             "t_start": self.t_start,
