@@ -94,6 +94,8 @@ def cmd_run(args):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if args.nice:
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by every program started
     labnet.cleanup(run.tag)
     run.log("content in %s" % run.content)
     content.make_all(run.content, args.content_seed, os.path.join(run.out, "content.log"),
@@ -140,6 +142,9 @@ def main(argv=None):
     p.add_argument("--content-seed", type=int, default=1,
                    help="seed of the served content (videos, web corpus, files)")
     p.add_argument("--tag", default=None, help="namespace tag (default from the seed)")
+    p.add_argument("--nice", type=int, default=-5,
+                   help="niceness of the lab and its programs, so that load elsewhere on the "
+                        "machine delays them less (0 leaves it)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if os.geteuid() != 0:
