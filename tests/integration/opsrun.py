@@ -61,7 +61,7 @@ def telemetry(path, cmd, timeout=5):
         s.connect(path)
         json.loads(s.recv(16384).decode())
         s.send(cmd.encode())
-        return json.loads(s.recv(1 << 20).decode())[cmd]
+        return json.loads(s.recv(1 << 20).decode())[cmd.split(",")[0]]
     finally:
         s.close()
 
