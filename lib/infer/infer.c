@@ -33,10 +33,17 @@ enum slot_state {
 #define NORM_LUT 1024u		/* counts whose input value is tabulated (log1p costs ~20 ns) */
 
 /*
- * Default cost ratio between one multiply-add of the sparse front (scattered, 8 lanes) and one
- * of oneDNN's dense convolution (blocked, batched); measured on the bench (tools/bench).
+ * The automatic path takes the sparse front for a picture when SPARSE_COST_RATIO times its
+ * estimated work (sp_front_cost()) is at most the dense front's multiply-adds. Measured with
+ * tools/bench on LeNet-5 at 32 and 64 and the paper network at 1500: per unit of estimated work
+ * the front takes 0.9 to 1.3 times as long as oneDNN's dense convolutions. Beyond that, when the
+ * first layer's tensor outgrows the caches (SPARSE_BIG_BYTES), scattered updates miss: the
+ * sparse path is kept to pictures reaching at most SPARSE_REACH of the first layer (at 1500 x
+ * 1500, random cells: 6.7k cells 3.2 ms sparse / 4.6 ms dense, 22k 5.0 / 5.6, 66k 10.5 / 6.5).
  */
-#define SPARSE_COST_RATIO 4.0
+#define SPARSE_COST_RATIO 1.15
+#define SPARSE_BIG_BYTES (2u << 20)
+#define SPARSE_REACH 0.25
 
 struct fp_infer {
 	const struct fp_model *m;
@@ -282,6 +289,8 @@ auto_threshold(const struct fp_infer *ctx)
 	double dense = sp_front_dense_cost(ctx->sp);
 	uint32_t lo = 0, hi = (uint32_t)ctx->pic_floats, mid;
 
+	uint32_t cap = sp_front_reach_cap(ctx->sp, SPARSE_REACH, SPARSE_BIG_BYTES);
+
 	while (lo < hi) {
 		mid = lo + (hi - lo + 1) / 2;
 		if (SPARSE_COST_RATIO * sp_front_cost(ctx->sp, mid) <= dense)
@@ -289,7 +298,7 @@ auto_threshold(const struct fp_infer *ctx)
 		else
 			hi = mid - 1;
 	}
-	return lo;
+	return lo < cap ? lo : cap;
 }
 
 /* Append to the context's description. */

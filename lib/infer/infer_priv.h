@@ -121,8 +121,8 @@ const float *
 sp_front_background(const struct sp_front *sp);
 
 /*
- * Estimated multiply-adds of the sparse front for a picture of nnz cells, assuming the cells'
- * influence spreads without overlap (an upper bound for clustered pictures).
+ * Estimated work of the sparse front for a picture of nnz cells placed at random (clustered
+ * pictures cost less), in multiply-add lanes.
  */
 double
 sp_front_cost(const struct sp_front *sp, uint32_t nnz);
@@ -130,5 +130,13 @@ sp_front_cost(const struct sp_front *sp, uint32_t nnz);
 /* Multiply-adds of the same layers computed densely. */
 double
 sp_front_dense_cost(const struct sp_front *sp);
+
+/*
+ * When the first layer's tensor is larger than big_bytes (beyond the caches, where a picture's
+ * scattered updates miss), the cell count whose reach is that fraction of the first layer;
+ * UINT32_MAX otherwise.
+ */
+uint32_t
+sp_front_reach_cap(const struct sp_front *sp, double fraction, size_t big_bytes);
 
 #endif /* FP_INFER_PRIV_H */

@@ -485,22 +485,59 @@ conv_scatter(struct sp_layer *L, const struct sp_layer *P)
 	}
 }
 
-/* Apply L's relu to the candidates and keep as dirty those differing from the background. */
-static void
-settle(struct sp_layer *L, const uint32_t *cand, uint32_t n_cand)
+/* settle() for cp channels (a constant in the specialised copies). */
+static inline __attribute__((always_inline)) void
+settle_cp(struct sp_layer *L, const uint32_t *cand, uint32_t n_cand, const uint32_t cp)
 {
+	const size_t bg_step = L->uniform ? 0 : cp;
 	uint32_t i, n = 0;
 
 	for (i = 0; i < n_cand; i++) {
 		uint32_t hw = cand[i], pos = hw_pos(L, hw);
-		float *o = L->work + (size_t)pos * L->cp;
+		float *o = L->work + (size_t)pos * cp;
 
 		if (L->relu)
-			relu_pos(o, L->cp);
-		if (differs(o, bg_at(L, L->bg, pos), L->cp))
+			relu_pos(o, cp);
+		if (differs(o, L->bg + pos * bg_step, cp))
 			L->dirty[n++] = hw;
 	}
 	L->n_dirty = n;
+}
+
+/* Apply L's relu to the candidates and keep as dirty those differing from the background. */
+static void
+settle(struct sp_layer *L, const uint32_t *cand, uint32_t n_cand)
+{
+	switch (L->cp / SP_V) {
+	case 1: settle_cp(L, cand, n_cand, SP_V); break;
+	case 2: settle_cp(L, cand, n_cand, 2 * SP_V); break;
+	default: settle_cp(L, cand, n_cand, L->cp); break;
+	}
+}
+
+/* Put the candidates of L back to the background (bg or bg_pre); cp a constant when known. */
+static inline __attribute__((always_inline)) void
+restore_cp(struct sp_layer *L, const float *bg, const uint32_t *cand, uint32_t n_cand,
+		const uint32_t cp)
+{
+	const size_t bg_step = L->uniform ? 0 : cp;
+	uint32_t i;
+
+	for (i = 0; i < n_cand; i++) {
+		size_t pos = hw_pos(L, cand[i]);
+
+		copy_pos(L->work + pos * cp, bg + pos * bg_step, cp);
+	}
+}
+
+static void
+restore(struct sp_layer *L, const float *bg, const uint32_t *cand, uint32_t n_cand)
+{
+	switch (L->cp / SP_V) {
+	case 1: restore_cp(L, bg, cand, n_cand, SP_V); break;
+	case 2: restore_cp(L, bg, cand, n_cand, 2 * SP_V); break;
+	default: restore_cp(L, bg, cand, n_cand, L->cp); break;
+	}
 }
 
 /*
@@ -530,20 +567,14 @@ static void
 conv_update(struct sp_layer *L, const struct sp_layer *P)
 {
 	const uint32_t *cand;
-	uint32_t i, n_cand;
+	uint32_t n_cand;
 	uint64_t pairs;
 
 	cand = candidates(L, P, &n_cand, &pairs);
 	/* scatter: per pair a read-modify-write and in_c multiply-adds; gather: k^2 in_c each */
 	if (pairs * (L->in_c + 2) <= (uint64_t)n_cand * L->k * L->k * L->in_c) {
-		if (L->relu) {	/* at rest work holds the background after the relu */
-			for (i = 0; i < n_cand; i++) {
-				uint32_t pos = hw_pos(L, cand[i]);
-
-				copy_pos(L->work + (size_t)pos * L->cp, bg_at(L, L->bg_pre, pos),
-						L->cp);
-			}
-		}
+		if (L->relu)	/* at rest work holds the background after the relu */
+			restore(L, L->bg_pre, cand, n_cand);
 		conv_scatter(L, P);
 	} else {
 		conv_gather(L, P, P->work, cand, n_cand);
@@ -663,11 +694,7 @@ sp_front_finish(struct sp_front *sp, float *dst)
 	sp->in.n_dirty = 0;
 	for (i = 0; i < sp->n; i++) {
 		L = &sp->layers[i];
-		for (j = 0; j < L->n_dirty; j++) {
-			uint32_t pos = hw_pos(L, L->dirty[j]);
-
-			copy_pos(L->work + (size_t)pos * L->cp, bg_at(L, L->bg, pos), L->cp);
-		}
+		restore(L, L->bg, L->dirty, L->n_dirty);
 		L->n_dirty = 0;
 	}
 }
@@ -680,36 +707,36 @@ sp_front_background(const struct sp_front *sp)
 
 /* ---- cost estimates ---- */
 
-/* Most outputs one input position of L reaches. */
-static double
-fan_out(const struct sp_layer *L)
-{
-	uint32_t f = (L->k + L->s - 1) / L->s;
-
-	return (double)(f < L->out_h ? f : L->out_h) * (f < L->out_w ? f : L->out_w);
-}
-
+/*
+ * Estimated work of the front for a picture of nnz cells placed at random, in multiply-add
+ * lanes (comparable with sp_front_dense_cost()). A layer's candidates are the outputs within
+ * reach of its input's dirty positions, n (1 - exp(-dirty * fan / n)) for n outputs; when the
+ * reach covers half the layer every output is a candidate (as in candidates()). A conv2d costs
+ * the cheaper of scatter and gather (as conv_update() chooses); every candidate also costs
+ * about 3 passes (start, relu and compare, restore).
+ */
 double
 sp_front_cost(const struct sp_front *sp, uint32_t nnz)
 {
-	double dirty = nnz, cost = 0, fan, out, scatter, gather;
+	double dirty = nnz, cost = 0, fan, cand, work, scatter, gather;
 	uint32_t i;
 
 	for (i = 0; i < sp->n; i++) {
 		const struct sp_layer *L = &sp->layers[i];
+		double n = L->n_pos;
 
-		fan = fan_out(L);
-		out = dirty * fan;
-		if (out > L->n_pos)
-			out = L->n_pos;
+		fan = (double)L->f * L->f;
+		cand = n * (1.0 - exp(-dirty * fan / n));
+		work = 2 * dirty * fan >= n ? n : cand;
 		if (L->type == FP_LAYER_CONV2D) {
-			scatter = dirty * fan * (L->in_c + 2) * L->cp;
-			gather = out * L->k * L->k * L->in_c * L->cp;
-			cost += scatter < gather ? scatter : gather;
+			scatter = dirty * fan * (L->in_c + 2);
+			gather = work * L->k * L->k * L->in_c;
+			cost += (scatter < gather ? scatter : gather) * L->cp;
 		} else {
-			cost += out * L->k * L->k * L->cp;
+			cost += work * L->k * L->k * L->cp;
 		}
-		dirty = out;
+		cost += 3.0 * work * L->cp;
+		dirty = cand;
 	}
 	return cost;
 }
@@ -727,6 +754,18 @@ sp_front_dense_cost(const struct sp_front *sp)
 			(L->type == FP_LAYER_CONV2D ? L->in_c : 1);
 	}
 	return cost;
+}
+
+uint32_t
+sp_front_reach_cap(const struct sp_front *sp, double fraction, size_t big_bytes)
+{
+	const struct sp_layer *L = &sp->layers[0];
+	double fan = (double)L->f * L->f;
+
+	if ((size_t)L->n_pos * L->cp * sizeof(float) <= big_bytes)
+		return UINT32_MAX;
+	/* nnz whose reach n (1 - exp(-nnz fan / n)) is the fraction of the first layer */
+	return (uint32_t)(-log(1.0 - fraction) * L->n_pos / fan);
 }
 
 /* ---- creation ---- */
