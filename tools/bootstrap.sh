@@ -13,7 +13,7 @@ pkgs=(
 	libyaml-dev zlib1g-dev libpcap-dev
 	libmicrohttpd-dev libpng-dev
 	python3-numpy python3-yaml
-	tcpdump iproute2
+	tcpdump iproute2 ethtool iputils-ping curl
 )
 
 missing=()
