@@ -79,8 +79,8 @@ fpd_tel_array(enum rte_tel_value_type t)
 
 /*
  * /flowpic/categories: one column per counter, row i is category names[i]: cumulative packets,
- * bytes, flows, windows; bits_per_s and packets_per_s over the last stats interval; share of
- * the bytes since start.
+ * bytes, flows, windows; bits_per_s and packets_per_s over the last stats interval (0 once the
+ * data path has finished: nothing flows any more); share of the bytes since start.
  */
 static int
 fpd_tel_categories(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -115,8 +115,9 @@ fpd_tel_categories(const char *cmd, const char *params, struct rte_tel_data *d)
 		char buf[32];
 
 		rte_tel_data_add_array_string(names, fpd_tel_app->cat_names[c]);
-		rte_tel_data_add_array_u64(bps, fpd_round(s->cat[c].bits_rate));
-		rte_tel_data_add_array_u64(pps, fpd_round(s->cat[c].packets_rate));
+		rte_tel_data_add_array_u64(bps, s->finished ? 0 : fpd_round(s->cat[c].bits_rate));
+		rte_tel_data_add_array_u64(pps, s->finished ? 0 :
+			fpd_round(s->cat[c].packets_rate));
 		snprintf(buf, sizeof(buf), "%.6f",
 			total ? (double)s->cat[c].bytes / (double)total : 0.0);
 		rte_tel_data_add_array_string(share, buf);
@@ -185,8 +186,9 @@ fpd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_int(d, "finished", s->finished);
 	rte_tel_data_add_dict_u64(d, "rx_packets", s->rx_packets);
 	rte_tel_data_add_dict_u64(d, "rx_bytes", s->rx_bytes);
-	rte_tel_data_add_dict_u64(d, "rx_packets_per_s", fpd_round(s->rx_packets_rate));
-	rte_tel_data_add_dict_u64(d, "rx_bits_per_s", fpd_round(s->rx_bits_rate));
+	rte_tel_data_add_dict_u64(d, "rx_packets_per_s", s->finished ? 0 :
+		fpd_round(s->rx_packets_rate));
+	rte_tel_data_add_dict_u64(d, "rx_bits_per_s", s->finished ? 0 : fpd_round(s->rx_bits_rate));
 	rte_tel_data_add_dict_u64(d, "flows_active", s->flows_active);
 	rte_tel_data_add_dict_u64(d, "windows_sent", s->windows_sent);
 	rte_tel_data_add_dict_u64(d, "drops", drops);
