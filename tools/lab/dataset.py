@@ -63,14 +63,12 @@ def window_bytes(wf, i):
     return wf.windows[i:i + 1].tobytes() + wf.window_records(i).tobytes()
 
 
-def build(run_dir, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None, seed=0,
-          min_packets=10):
-    """Extract, label and write the dataset; return the summary dict."""
+def collect(run_dir, fp_extract, window, min_packets, groups):
+    """Add the complete windows of run_dir's app flows to groups; return unmatched count."""
     label.label_run(run_dir)  # per-session results are cached, so this only reads new sessions
     manifest = os.path.join(run_dir, "manifest.jsonl")
     sessions = [json.loads(x) for x in open(os.path.join(run_dir, "sessions.jsonl")) if x.strip()]
     flows = app_flows(manifest)
-    groups = collections.defaultdict(list)  # (category, vpn) -> [(label row, window bytes)]
     unmatched = 0
     for rec in sessions:
         pcap = os.path.join(run_dir, rec["pcap"])
@@ -98,6 +96,16 @@ def build(run_dir, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None,
                    "packets": int(w[i]["packets"]), "bytes": int(w[i]["bytes"]),
                    "n_records": int(w[i]["n_records"]), "truncated": int(w[i]["truncated"])}
             groups[(fl["category"], bool(fl["vpn"]))].append((row, window_bytes(wf, i)))
+    return unmatched
+
+
+def build(run_dirs, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None, seed=0,
+          min_packets=10):
+    """Extract, label and write the dataset of one or more runs; return the summary dict."""
+    groups = collections.defaultdict(list)  # (category, vpn) -> [(label row, window bytes)]
+    unmatched = 0
+    for run_dir in run_dirs:
+        unmatched += collect(run_dir, fp_extract, window, min_packets, groups)
     os.makedirs(out_dir, exist_ok=True)
     rng = random.Random(seed)
     summary = {"windows": {"plain": {}, "vpn": {}}, "apps": {}, "windows_by_app": {},
@@ -105,7 +113,8 @@ def build(run_dir, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None,
     label_rows = []
     for cat in CATEGORIES:
         for vpn in (False, True):
-            items = sorted(groups.get((cat, vpn), []), key=lambda x: (x[0]["session"], x[0]["start_us"]))
+            items = sorted(groups.get((cat, vpn), []),
+                           key=lambda x: (x[0]["session"], x[0]["start_us"]))
             cap = cap_vpn if vpn else cap_plain
             if cap is not None and len(items) > cap:
                 # keep the apps balanced: round-robin over apps of a shuffled list
@@ -159,7 +168,9 @@ def load(path):
 
 def main():
     ap = argparse.ArgumentParser(description="lab run -> models/datasets/NAME")
-    ap.add_argument("--run", required=True, help="run directory (sessions.jsonl, manifest.jsonl)")
+    ap.add_argument("--run", required=True, action="append",
+                    help="run directory (sessions.jsonl, manifest.jsonl); repeat for parts of "
+                         "one run recorded by several processes (--first-slot)")
     ap.add_argument("--out", required=True, help="dataset directory")
     ap.add_argument("--fp-extract", required=True, help="path of the fp-extract binary")
     ap.add_argument("--window", type=float, default=60)
@@ -168,7 +179,8 @@ def main():
     ap.add_argument("--cap-plain", type=int, default=None, help="most windows per category, plain")
     ap.add_argument("--cap-vpn", type=int, default=None, help="most windows per category, VPN")
     a = ap.parse_args()
-    run_meta = json.load(open(os.path.join(a.run, "run.json")))
+    metas = [json.load(open(os.path.join(r, "run.json"))) for r in a.run]
+    run_meta = metas[0]
     s = build(a.run, a.out, a.fp_extract, int(a.window), a.cap_plain, a.cap_vpn, run_meta["seed"],
               a.min_packets)
     out = {"windows": s["windows"], "apps": s["apps"], "seed": run_meta["seed"],
@@ -177,8 +189,9 @@ def main():
            "unmatched_windows": s["unmatched_windows"],
            "only": "complete windows (end reason time, >= %d packets) of labelled application "
                    "flows" % a.min_packets,
-           "run": {k: run_meta.get(k) for k in ("duration_s", "slots", "vpn_share", "min_session",
-                                                 "max_session", "t_start", "t_end")}}
+           "runs": [{k: m.get(k) for k in ("seed", "duration_s", "slots", "first_slot", "vpn_share",
+                                            "min_session", "max_session", "t_start", "t_end")}
+                    for m in metas]}
     with open(os.path.join(a.out, "summary.json"), "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -103,12 +103,15 @@ def cmd_run(args):
     t0 = time.time()
     t_stop = t0 + args.duration
     meta = {"seed": args.seed, "content_seed": args.content_seed, "tag": run.tag, "duration_s": args.duration, "slots": args.slots,
-            "vpn_share": args.vpn_share, "apps": args.apps, "min_session": args.min_session,
+            "vpn_share": args.vpn_share,
+            "first_slot": args.first_slot, "apps": args.apps, "min_session": args.min_session,
             "max_session": args.max_session, "t_start": t0, "argv": sys.argv}
     with open(os.path.join(run.out, "run.json"), "w") as f:
         json.dump(meta, f, indent=1)
     threads = []
     for i, cat in enumerate(slots):
+        if i < args.first_slot:
+            continue
         th = threading.Thread(target=slot_worker, args=(run, i, cat, t_stop), daemon=True)
         th.start()
         threads.append(th)
@@ -138,6 +141,8 @@ def main(argv=None):
     p.add_argument("--min-session", type=float, default=300, help="shortest session, seconds")
     p.add_argument("--max-session", type=float, default=900, help="longest session, seconds")
     p.add_argument("--stagger", type=float, default=3.0, help="seconds between slot starts")
+    p.add_argument("--first-slot", type=int, default=0,
+                   help="run only the slots from this one on (the others run elsewhere)")
     p.add_argument("--content", default=None, help="content directory to reuse (default OUT/content)")
     p.add_argument("--content-seed", type=int, default=1,
                    help="seed of the served content (videos, web corpus, files)")
@@ -151,6 +156,8 @@ def main(argv=None):
         raise SystemExit("the lab needs root (network namespaces)")
     if args.tag is not None and (len(args.tag) > 5 or not args.tag.isalnum()):
         raise SystemExit("--tag must be 1-5 letters/digits")
+    if len(parse_slots(args.slots)) > 64:
+        raise SystemExit("at most 64 slots")
     return cmd_run(args)
 
 
