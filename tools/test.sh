@@ -6,6 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FLOWPIC_BUILD:-$top/build}
 
 "$top/tools/bootstrap.sh"
+"$top/tools/test-deps.sh"
 if [[ -x "$top/tools/lab/install-deps.sh" ]]; then
 	"$top/tools/lab/install-deps.sh"
 fi
