@@ -19,5 +19,4 @@ fi
 echo "test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# the package's service is not wanted: tests start their own server on a free port
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
