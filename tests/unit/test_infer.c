@@ -1,9 +1,12 @@
 /* Unit tests of lib/infer: oneDNN and sparse paths against a naive reference, batching, errors. */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
 
 #include "flowpic.h"
 #include "infer.h"
@@ -15,6 +18,99 @@
 #include "ref_cnn.c"
 
 #define TOL 1e-4		/* on probabilities */
+
+/*
+ * Allocation counter: this executable's malloc family wraps glibc's, so every allocation made
+ * by the library under test (and oneDNN, and its C++ runtime) is seen. oneDNN's
+ * dnnl_primitive_execute() is wrapped too: it builds a small argument map on the heap at every
+ * call (oneDNN 2.x does so in its C and C++ APIs alike), which is counted apart.
+ */
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t align, size_t n);
+extern void __libc_free(void *p);
+
+static volatile unsigned long n_allocs;		/* outside dnnl_primitive_execute() */
+static volatile unsigned long n_allocs_execute;	/* inside it */
+static volatile int in_execute;
+
+static inline void
+count_alloc(void)
+{
+	if (in_execute)
+		n_allocs_execute++;
+	else
+		n_allocs++;
+}
+
+void *
+malloc(size_t n)
+{
+	count_alloc();
+	return __libc_malloc(n);
+}
+
+void *
+calloc(size_t n, size_t size)
+{
+	count_alloc();
+	return __libc_calloc(n, size);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	count_alloc();
+	return __libc_realloc(p, n);
+}
+
+void *
+memalign(size_t align, size_t n)
+{
+	count_alloc();
+	return __libc_memalign(align, n);
+}
+
+void *
+aligned_alloc(size_t align, size_t n)
+{
+	count_alloc();
+	return __libc_memalign(align, n);
+}
+
+int
+posix_memalign(void **p, size_t align, size_t n)
+{
+	count_alloc();
+	*p = __libc_memalign(align, n);
+	return *p == NULL ? ENOMEM : 0;
+}
+
+void
+free(void *p)
+{
+	__libc_free(p);
+}
+
+dnnl_status_t
+dnnl_primitive_execute(const_dnnl_primitive_t prim, dnnl_stream_t stream, int nargs,
+		const dnnl_exec_arg_t *args)
+{
+	static dnnl_status_t (*real)(const_dnnl_primitive_t, dnnl_stream_t, int,
+			const dnnl_exec_arg_t *);
+	dnnl_status_t st;
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "dnnl_primitive_execute");
+	if (real == NULL)
+		return dnnl_runtime_error;
+	in_execute++;
+	st = real(prim, stream, nargs, args);
+	in_execute--;
+	return st;
+}
+
 #define MAX_PICS 16
 
 static char err[512];
@@ -527,6 +623,10 @@ test_other_stacks(void)
 		op(FP_LAYER_DROPOUT), conv(17, 2, 3, 0), op(FP_LAYER_RELU), op(FP_LAYER_RELU),
 		dense(5),
 	};
+	const struct fp_layer wide[] = {	/* 40 and 70 channels: 3 and 5 vectors a position */
+		conv(40, 4, 2, 1), op(FP_LAYER_RELU), pool(3, 1, 1), conv(70, 3, 2, 1),
+		op(FP_LAYER_RELU), dense(3),
+	};
 	const struct fp_layer mlp[] = {		/* no convolution: no sparse front */
 		dense(16), op(FP_LAYER_RELU), dense(3), op(FP_LAYER_SOFTMAX),
 	};
@@ -541,6 +641,7 @@ test_other_stacks(void)
 		{ "dropout-mid", drop_mid, 5, 23, 4, 1, FP_NORM_NONE },
 		{ "pool-relu", pool_relu, 8, 30, 6, 1, FP_NORM_LOG1P },
 		{ "gaps", gaps, 5, 29, 5, 1, FP_NORM_LOG1P },
+		{ "wide", wide, 6, 24, 3, 1, FP_NORM_LOG1P },
 		{ "mlp", mlp, 4, 16, 3, 0, FP_NORM_LOG1P },
 	};
 	uint32_t i;
@@ -577,13 +678,14 @@ test_flowpic_input(void)
 	FP_ASSERT(m != NULL);
 	rng_state = 601;
 	for (p = 0; p < 3; p++) {
-		uint32_t n = p == 0 ? 3000 : p == 1 ? 200 : 1;
+		uint32_t n = p == 0 ? 3000 : p == 1 ? 200 : 1500;	/* 2: one cell, count 1500 */
 
 		pic[p] = fp_flowpic_create(32, 60000000, FP_DIR_BOTH);
 		FP_ASSERT(pic[p] != NULL);
 		for (i = 0; i < n; i++) {
-			recs[i].t_us = (uint32_t)(i * (60000000ull / n)) + rng_below(1000);
-			recs[i].size = (uint16_t)(p == 0 ? 80 + rng_below(120) :
+			recs[i].t_us = p == 2 ? 7000000 : (uint32_t)(i * (60000000ull / n)) +
+				rng_below(1000);
+			recs[i].size = (uint16_t)(p == 0 ? 80 + rng_below(120) : p == 2 ? 700 :
 					rng_below(2) ? 1500 : 52);
 			recs[i].dir = (uint8_t)(i & 1);
 			recs[i].flags = 0;
@@ -637,6 +739,8 @@ test_flowpic_input(void)
 	FP_ASSERT(ctx != NULL);
 	FP_ASSERT_EQ(fp_infer_sparse_max_nnz(ctx), fp_flowpic_nnz(pic[1]));
 	FP_ASSERT(fp_flowpic_nnz(pic[0]) > fp_flowpic_nnz(pic[1]));
+	FP_ASSERT_EQ(fp_flowpic_nnz(pic[2]), 1);
+	FP_ASSERT_EQ(fp_flowpic_count(pic[2], 700 * 32 / 1500, 7 * 32 / 60), 1500);
 	for (p = 0; p < 3; p++)
 		FP_ASSERT_EQ(fp_infer_set_input(ctx, p, pic[p]), 0);
 	FP_ASSERT_EQ(fp_infer_run(ctx, 3, a), 0);
@@ -739,6 +843,23 @@ test_errors(void)
 	bad.n_classes = 4;
 	FP_ASSERT(fp_infer_create(&bad, 1, 0.0f, err, sizeof(err)) == NULL);
 	FP_ASSERT_CONTAINS(err, "4 classes");
+	/* resolution, classes, normalisation, a kernel larger than its input */
+	bad = *m;
+	bad.resolution = 0;
+	FP_ASSERT(fp_infer_create(&bad, 1, 0.0f, err, sizeof(err)) == NULL);
+	FP_ASSERT_CONTAINS(err, "resolution 0 out of range");
+	bad = *m;
+	bad.n_classes = 0;
+	FP_ASSERT(fp_infer_create(&bad, 1, 0.0f, err, sizeof(err)) == NULL);
+	FP_ASSERT_CONTAINS(err, "0 classes");
+	bad = *m;
+	bad.norm = (enum fp_norm)5;
+	FP_ASSERT(fp_infer_create(&bad, 1, 0.0f, err, sizeof(err)) == NULL);
+	FP_ASSERT_CONTAINS(err, "normalisation 5 unknown");
+	bad = *m;
+	bad.layers[3].kernel = 15;
+	FP_ASSERT(fp_infer_create(&bad, 1, 0.0f, err, sizeof(err)) == NULL);
+	FP_ASSERT_CONTAINS(err, "layer 4 (conv2d): kernel 15 stride 1 padding 0 do not fit input 6x14x14");
 	/* unknown layer type */
 	bad = *m;
 	bad.layers[2].type = FP_LAYER_TYPE_MAX;
@@ -806,13 +927,158 @@ test_errors(void)
 	return 0;
 }
 
+/* oneDNN on plain NCHW / OIHW tensors (reorders between them and the chain's layout). */
+static int
+test_plain_formats(void)
+{
+	const enum pic_kind kinds[] = { PIC_SCATTER, PIC_BORDER, PIC_DENSE };
+	struct fp_model *m = lenet_model(32, 5, 900);
+	float **imgs = make_pictures(32, FP_NORM_LOG1P, kinds, 3, 5, 60, 901);
+	struct fp_infer_params prm;
+	struct fp_verdict out[5];
+	struct fp_infer *ctx;
+	char buf[4096];
+	uint32_t i;
+	int rc = 0;
+
+	FP_ASSERT(m != NULL && imgs != NULL);
+	fp_infer_params_init(&prm);
+	prm.max_batch = 5;
+	prm.plain_formats = 1;
+	prm.path = FP_INFER_PATH_DENSE;
+	ctx = fp_infer_create_params(m, &prm, err, sizeof(err));
+	FP_ASSERT(ctx != NULL);
+	FP_ASSERT(fp_infer_describe(ctx, buf, sizeof(buf)) > 0);
+	FP_ASSERT_CONTAINS(buf, "oneDNN plain formats");
+	FP_ASSERT_CONTAINS(buf, "reorder=");
+	FP_ASSERT_CONTAINS(buf, "path dense");
+	if (run_pics(ctx, imgs, 0, 5, out) < 0)
+		rc = -1;
+	for (i = 0; i < 5 && rc == 0; i++) {
+		FP_ASSERT_EQ(out[i].path, FP_INFER_PATH_DENSE);
+		rc = check_ref(m, imgs[i], &out[i]);
+	}
+	fp_infer_free(ctx);
+	free_pictures(imgs, 5);
+	fp_model_free(m);
+	FP_ASSERT_EQ(rc, 0);
+	return 0;
+}
+
+/*
+ * A dense picture with more cells than the context remembers for clearing (16384) is cleared
+ * whole after the run: the next run of that slot is the empty picture again.
+ */
+static int
+test_many_cells(void)
+{
+	const struct fp_layer l[] = { conv(2, 3, 2, 0), op(FP_LAYER_RELU), dense(3) };
+	struct fp_model *m = make_model("many", 160, 3, FP_NORM_LOG1P, l, 3, 950);
+	struct fp_flowpic *pic = fp_flowpic_create(160, 60000000, FP_DIR_BOTH);
+	static struct fp_pkt_rec recs[160 * 160];
+	static float img[160 * 160], zero[160 * 160];
+	struct fp_verdict v[1];
+	struct fp_infer *ctx;
+	uint32_t i;
+
+	FP_ASSERT(m != NULL && pic != NULL);
+	for (i = 0; i < 160 * 160; i++) {	/* every cell once: size row i / 160, column i % 160 */
+		recs[i].size = (uint16_t)((i / 160) * 1500 / 160 + 5);
+		recs[i].t_us = (uint32_t)((i % 160) * 375000u + 1000);
+		recs[i].dir = 0;
+		recs[i].flags = 0;
+	}
+	fp_flowpic_add(pic, recs, 20000);
+	FP_ASSERT_EQ(fp_flowpic_nnz(pic), 20000);
+	fp_flowpic_to_dense(pic, img, m->norm, 0);
+	ctx = fp_infer_create(m, 1, 0.0f, err, sizeof(err));
+	FP_ASSERT(ctx != NULL);
+	FP_ASSERT_EQ(fp_infer_set_path(ctx, FP_INFER_PATH_DENSE), 0);
+	FP_ASSERT_EQ(fp_infer_set_input(ctx, 0, pic), 0);
+	FP_ASSERT_EQ(fp_infer_run(ctx, 1, v), 0);
+	FP_ASSERT_EQ(check_ref(m, img, &v[0]), 0);
+	FP_ASSERT_EQ(fp_infer_run(ctx, 1, v), 0);
+	FP_ASSERT_EQ(check_ref(m, zero, &v[0]), 0);
+	/* the same on the sparse path, and the automatic one (too many cells: dense) */
+	FP_ASSERT_EQ(fp_infer_set_path(ctx, FP_INFER_PATH_SPARSE), 0);
+	FP_ASSERT_EQ(fp_infer_set_input(ctx, 0, pic), 0);
+	FP_ASSERT_EQ(fp_infer_run(ctx, 1, v), 0);
+	FP_ASSERT_EQ(v[0].path, FP_INFER_PATH_SPARSE);
+	FP_ASSERT_EQ(check_ref(m, img, &v[0]), 0);
+	FP_ASSERT_EQ(fp_infer_set_path(ctx, FP_INFER_PATH_AUTO), 0);
+	FP_ASSERT(fp_infer_sparse_max_nnz(ctx) < 20000);
+	FP_ASSERT_EQ(fp_infer_set_input(ctx, 0, pic), 0);
+	FP_ASSERT_EQ(fp_infer_run(ctx, 1, v), 0);
+	FP_ASSERT_EQ(v[0].path, FP_INFER_PATH_DENSE);
+	FP_ASSERT_EQ(check_ref(m, img, &v[0]), 0);
+	fp_infer_free(ctx);
+	fp_flowpic_free(pic);
+	fp_model_free(m);
+	return 0;
+}
+
+/*
+ * Setting pictures and running batches allocates nothing, on either path, from the first run,
+ * except inside oneDNN's dnnl_primitive_execute(), whose count per run does not grow.
+ */
+static int
+test_no_allocation(void)
+{
+	const enum pic_kind kinds[] = { PIC_SCATTER, PIC_BANDS, PIC_DENSE, PIC_EMPTY };
+	struct fp_model *m = lenet_model(64, 5, 960);
+	float **imgs = make_pictures(64, FP_NORM_LOG1P, kinds, 4, 8, 80, 961);
+	struct fp_flowpic *pic = fp_flowpic_create(64, 60000000, FP_DIR_BOTH);
+	unsigned long before, exec_before, per_round[3];
+	struct fp_pkt_rec recs[500];
+	struct fp_verdict out[8];
+	struct fp_infer *ctx;
+	uint32_t i, round;
+
+	FP_ASSERT(m != NULL && imgs != NULL && pic != NULL);
+	for (i = 0; i < 500; i++) {
+		recs[i].t_us = i * 100000u;
+		recs[i].size = (uint16_t)(60 + i % 200);
+		recs[i].dir = 0;
+		recs[i].flags = 0;
+	}
+	fp_flowpic_add(pic, recs, 500);
+	ctx = fp_infer_create(m, 8, 0.0f, err, sizeof(err));
+	FP_ASSERT(ctx != NULL);
+	before = n_allocs;
+	for (round = 0; round < 6; round++) {
+		exec_before = n_allocs_execute;
+		FP_ASSERT_EQ(fp_infer_set_path(ctx, (enum fp_infer_path)(round % 3)), 0);
+		for (i = 0; i < 7; i++)
+			FP_ASSERT_EQ(fp_infer_set_input_dense(ctx, i, imgs[i]), 0);
+		FP_ASSERT_EQ(fp_infer_set_input(ctx, 7, pic), 0);
+		FP_ASSERT_EQ(fp_infer_run(ctx, 8, out), 0);
+		FP_ASSERT_EQ(fp_infer_set_input(ctx, 0, pic), 0);
+		FP_ASSERT_EQ(fp_infer_run(ctx, 3, out), 0);	/* partial batch */
+		if (round < 3)
+			per_round[round] = n_allocs_execute - exec_before;
+		else
+			FP_ASSERT_EQ(n_allocs_execute - exec_before, per_round[round - 3]);
+	}
+	FP_ASSERT_EQ(n_allocs - before, 0);
+	printf("     (oneDNN's execute: %lu, %lu, %lu small allocations per round on the dense, sparse and automatic paths)\n",
+			per_round[0], per_round[1], per_round[2]);
+	fp_infer_free(ctx);
+	fp_flowpic_free(pic);
+	free_pictures(imgs, 8);
+	fp_model_free(m);
+	return 0;
+}
+
 int
 main(void)
 {
 	FP_RUN(test_one_thread);
 	FP_RUN(test_errors);
+	FP_RUN(test_no_allocation);
 	FP_RUN(test_threshold);
 	FP_RUN(test_flowpic_input);
+	FP_RUN(test_plain_formats);
+	FP_RUN(test_many_cells);
 	FP_RUN(test_lenet);
 	FP_RUN(test_other_stacks);
 	FP_RUN(test_paper_1500);
