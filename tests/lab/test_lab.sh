@@ -1,6 +1,7 @@
 #!/bin/bash
 # Traffic lab tests: labeller on a hand-built pcap, namespace set-up/tear-down, short labelled runs.
-# Needs root and the packages of tools/lab/install-deps.sh. Prints "N passed, N failed" last.
+# Needs root and the packages of tools/lab/install-deps.sh. FP_EXTRACT=path/to/fp-extract adds the
+# dataset builder test. Prints "N passed, N failed" last.
 set -u
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -35,17 +36,32 @@ for t in ip tcpdump ethtool tc openvpn nginx ffmpeg ngircd curl; do
 	command -v "$t" >/dev/null || bad "tool $t missing (run tools/lab/install-deps.sh)"
 done
 
-# 1. labeller on a hand-built capture
-out="$($PY "$HERE/test_label.py")"
-echo "$out" | sed 's/^/  /'
-last="$(echo "$out" | tail -n 1)"
-p="$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')"
-f="$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')"
-if [ -n "$p" ] && [ -n "$f" ]; then
-	PASS=$((PASS + p))
-	FAIL=$((FAIL + f))
+# run_py NAME ARGS...: run a python test, add its "N passed, N failed" to the totals
+run_py() {
+	local out last p f
+	out="$($PY "$@")"
+	echo "$out" | sed 's/^/  /'
+	last="$(echo "$out" | tail -n 1)"
+	p="$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')"
+	f="$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')"
+	if [ -n "$p" ] && [ -n "$f" ]; then
+		PASS=$((PASS + p))
+		FAIL=$((FAIL + f))
+	else
+		bad "$1 did not report"
+	fi
+}
+
+# 1. labeller on a hand-built capture; dataset builder with fp-extract when it is there
+run_py "$HERE/test_label.py"
+FPX="${FP_EXTRACT:-}"
+if [ -z "$FPX" ]; then
+	FPX="$(command -v fp-extract || true)"
+fi
+if [ -n "$FPX" ] && [ -x "$FPX" ]; then
+	run_py "$HERE/test_dataset.py" "$FPX"
 else
-	bad "test_label.py did not report"
+	echo "skip dataset builder test: set FP_EXTRACT to the fp-extract binary"
 fi
 
 # 2. set-up and tear-down of one namespace pair
