@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
+#endif
 
 #include "infer_priv.h"
 
@@ -46,7 +48,7 @@ typedef float sp_vf __attribute__((vector_size(SP_V * sizeof(float))));
 typedef int32_t sp_vi __attribute__((vector_size(SP_V * sizeof(int32_t))));
 
 struct sp_layer {
-	enum fp_layer_type type;	/* FP_LAYER_CONV2D or FP_LAYER_MAXPOOL (input: RELU) */
+	enum fp_layer_type type;	/* FP_LAYER_CONV2D, FP_LAYER_MAXPOOL; the picture: TYPE_MAX */
 	uint32_t li;			/* index of the model layer */
 	int relu;			/* a relu follows it (fused) */
 	uint32_t k, s, p;
@@ -58,7 +60,7 @@ struct sp_layer {
 	uint32_t int_h[2], int_w[2];	/* outputs whose window lies inside the input */
 	float *wt;			/* conv2d: [k * k][in_c][cp], for gathering */
 	float *ws;			/* conv2d: [k][s][in_c][f][cp], for scattering (below) */
-	uint32_t f;			/* conv2d: most outputs an input reaches per dimension */
+	uint32_t f;			/* most outputs an input reaches per dimension */
 	float *bias;			/* conv2d: [cp] */
 	float *bg_pre;			/* background before the relu (scatter starts there) */
 	float *bg;			/* background output */
@@ -813,18 +815,33 @@ interior(uint32_t *r, uint32_t n_in, uint32_t n_out, uint32_t k, uint32_t s, uin
 	}
 }
 
-/* Make L's background arrays one position when all positions are equal. */
-static void
+/* Make L's background arrays one position when all positions are equal. Returns 0 or -ENOMEM. */
+static int
 shrink_uniform(struct sp_layer *L)
 {
+	float *bg, *bg_pre;
 	uint32_t pos;
 
 	for (pos = 1; pos < L->n_pos; pos++) {
 		if (differs(L->bg + (size_t)pos * L->cp, L->bg, L->cp) ||
 				differs(L->bg_pre + (size_t)pos * L->cp, L->bg_pre, L->cp))
-			return;
+			return 0;
 	}
+	bg = sp_alloc(L->cp * sizeof(float));
+	bg_pre = L->bg_pre != L->bg ? sp_alloc(L->cp * sizeof(float)) : bg;
+	if (bg == NULL || bg_pre == NULL) {
+		free(bg);
+		return -ENOMEM;
+	}
+	memcpy(bg, L->bg, L->cp * sizeof(float));
+	memcpy(bg_pre, L->bg_pre, L->cp * sizeof(float));
+	if (L->bg_pre != L->bg)
+		free(L->bg_pre);
+	free(L->bg);
+	L->bg = bg;
+	L->bg_pre = bg_pre;
 	L->uniform = 1;
+	return 0;
 }
 
 /* Allocate L's arrays, lay out its weights and compute its background from P's. */
@@ -897,8 +914,7 @@ layer_setup(struct sp_layer *L, struct sp_layer *P, const struct fp_layer *fl)
 		for (pos = 0; pos < L->n_pos; pos++)
 			relu_pos(L->bg + (size_t)pos * L->cp, L->cp);
 	memcpy(L->work, L->bg, full * sizeof(float));
-	shrink_uniform(L);
-	return 0;
+	return shrink_uniform(L);
 }
 
 static void
@@ -995,7 +1011,7 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 		goto fail;
 	}
 	/* the picture: R x R x 1, zero at rest, its cells as dirty positions */
-	sp->in.type = FP_LAYER_RELU;
+	sp->in.type = FP_LAYER_TYPE_MAX;
 	sp->in.out_h = sp->in.out_w = m->resolution;
 	sp->in.out_c = sp->in.cp = 1;
 	sp->in.n_pos = m->resolution * m->resolution;

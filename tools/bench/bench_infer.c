@@ -322,6 +322,21 @@ measure(struct bench *b, enum mode mode)
 	return r;
 }
 
+/* Resident memory of the process, MB. */
+static double
+resident_mb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, res = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%lu %lu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return (double)res * 4096.0 / (1 << 20);
+}
+
 static void
 cpu_model(char *buf, size_t len)
 {
@@ -376,18 +391,22 @@ bench_resolution(uint32_t res, const uint32_t *batches, uint32_t n_batches)
 		struct rate dense, full, build, infer, sparse, plain;
 		struct fp_infer_params prm;
 
+		double mb = resident_mb();
+
 		b.batch = batches[bi];
 		b.ctx = fp_infer_create(m, b.batch, 0.0f, err, sizeof(err));
 		if (b.ctx == NULL) {
 			fprintf(stderr, "create: %s\n", err);
 			return -1;
 		}
+		mb = resident_mb() - mb;
 		if (bi == 0) {
 			fp_infer_describe(b.ctx, desc, sizeof(desc));
 			printf("\n%ux%u: %s\n  mean non-zero cells %.0f of %u; auto sparse up to %u cells\n",
 					res, res, desc, (double)nnz / N_WINDOWS, res * res,
 					fp_infer_sparse_max_nnz(b.ctx));
 		}
+		printf("  R=%-4u batch %-2u context memory %.0f MB\n", res, b.batch, mb);
 		dense = measure(&b, MODE_DENSE);
 		full = measure(&b, MODE_FULL);
 		printf("  R=%-4u batch %-2u (a) dense oneDNN %7.0f/s (cpu %7.0f/s)   (b) build+infer %7.0f/s (cpu %7.0f/s)   b/a %5.2fx   sparse %3.0f%%\n",
