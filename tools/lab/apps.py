@@ -1,32 +1,14 @@
 # Registry of the lab's applications, by category.
+import apps_browsing
+import apps_chat
 import apps_files
+import apps_video
+import apps_voip
 
 CATEGORIES = ["voip", "video", "chat", "browsing", "file_transfer"]
 
-ALL = []
-for _mod in (apps_files,):
-    ALL += _mod.APPS
-
-try:
-    import apps_voip
-    ALL += apps_voip.APPS
-except ImportError:
-    pass
-try:
-    import apps_video
-    ALL += apps_video.APPS
-except ImportError:
-    pass
-try:
-    import apps_chat
-    ALL += apps_chat.APPS
-except ImportError:
-    pass
-try:
-    import apps_browsing
-    ALL += apps_browsing.APPS
-except ImportError:
-    pass
+ALL = (apps_voip.APPS + apps_video.APPS + apps_chat.APPS + apps_browsing.APPS
+       + apps_files.APPS)
 
 
 def for_category(category, only=None):
@@ -36,6 +18,7 @@ def for_category(category, only=None):
 
 
 def by_name(name):
+    """The application called name, or None."""
     for a in ALL:
         if a.name == name:
             return a

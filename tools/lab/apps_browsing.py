@@ -2,6 +2,7 @@
 import os
 
 import content
+import servers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -18,7 +19,6 @@ class _Browser:
         return [("tcp", 443)]
 
     def start(self, sess):
-        import servers
         servers.start_nginx(sess, os.path.join(sess.run.content, "web"))
         sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", "browse.py"),
                          "--browser", self.browser, "--host", sess.server_ip,
