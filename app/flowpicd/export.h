@@ -10,6 +10,28 @@
 struct fpd_app;
 
 /**
+ * Names the exporters show, copied once at start so that a model reload (which frees the old
+ * model on the stats lcore) never pulls them from under an exporter thread. A reload keeps the
+ * classes, so only the model name can go stale: it is the one loaded at start.
+ */
+struct fpd_export_names {
+	char *model;
+	uint32_t n_cats;		/**< classes + unknown, unclassified, other */
+	uint32_t n_classes;
+	char **cat;			/**< n_cats names */
+};
+
+/**
+ * Copy app's model and category names (once; later calls do nothing). Call from the main
+ * thread before any exporter starts. The copy lives until the process exits.
+ * Returns 0 or -ENOMEM.
+ */
+int fpd_export_names_init(const struct fpd_app *app);
+
+/** The copied names (all zero before fpd_export_names_init()). */
+const struct fpd_export_names *fpd_export_names(void);
+
+/**
  * Bind and listen on endpoint ("ADDR:PORT" or "[ADDR6]:PORT", as export.metrics takes it).
  * Call before the data path starts, so that a bad or busy address stops start-up. Prints a
  * message naming export.metrics and the address on error. An empty endpoint does nothing.
@@ -29,11 +51,11 @@ int fpd_metrics_start(struct fpd_app *app);
 void fpd_metrics_stop(struct fpd_app *app);
 
 /**
- * Write the Prometheus text exposition (format 0.0.4) of snapshot s into a new malloc'd,
- * NUL-terminated buffer that the caller frees; *len receives its length without the NUL.
- * Returns the buffer, or NULL with errno set (ENOMEM).
+ * Write the Prometheus text exposition (format 0.0.4) of snapshot s, with the names copied by
+ * fpd_export_names_init(), into a new malloc'd, NUL-terminated buffer that the caller frees;
+ * *len receives its length without the NUL. Returns the buffer, or NULL with errno set (ENOMEM).
  */
-char *fpd_metrics_render(const struct fpd_app *app, const struct fpd_snapshot *s, size_t *len);
+char *fpd_metrics_render(const struct fpd_snapshot *s, size_t *len);
 
 /**
  * Register the /flowpic/... commands on DPDK's telemetry socket (after rte_eal_init()).

@@ -105,8 +105,9 @@ fpd_sample1(struct fpd_buf *b, const char *name, const char *label, const char *
 }
 
 static void
-fpd_render_categories(struct fpd_buf *b, const struct fpd_app *app, const struct fpd_snapshot *s)
+fpd_render_categories(struct fpd_buf *b, const struct fpd_snapshot *s)
 {
+	const struct fpd_export_names *names = fpd_export_names();
 	static const struct {
 		const char *name, *help;
 		size_t off;
@@ -124,12 +125,12 @@ fpd_render_categories(struct fpd_buf *b, const struct fpd_app *app, const struct
 
 	for (f = 0; f < RTE_DIM(fam); f++) {
 		fpd_family(b, fam[f].name, "counter", fam[f].help);
-		for (c = 0; c < s->n_cats && c < app->n_cats; c++) {
+		for (c = 0; c < s->n_cats && c < names->n_cats; c++) {
 			const char *base = (const char *)s + fam[f].off;
 			uint64_t v;
 
 			memcpy(&v, base + c * sizeof(s->cat[0]), sizeof(v));
-			fpd_sample1(b, fam[f].name, "category", app->cat_names[c], v);
+			fpd_sample1(b, fam[f].name, "category", names->cat[c], v);
 		}
 	}
 }
@@ -217,7 +218,7 @@ fpd_render_latency(struct fpd_buf *b, const struct fpd_snapshot *s)
 }
 
 char *
-fpd_metrics_render(const struct fpd_app *app, const struct fpd_snapshot *s, size_t *len)
+fpd_metrics_render(const struct fpd_snapshot *s, size_t *len)
 {
 	struct fpd_buf b = { .p = malloc(8192), .cap = 8192 };
 
@@ -231,14 +232,14 @@ fpd_metrics_render(const struct fpd_app *app, const struct fpd_snapshot *s, size
 	fpd_buf_printf(&b, "flowpic_build_info{version=\"");
 	fpd_buf_label(&b, FLOWPIC_VERSION);
 	fpd_buf_printf(&b, "\",model=\"");
-	fpd_buf_label(&b, app->model != NULL ? app->model->name : "");
+	fpd_buf_label(&b, fpd_export_names()->model != NULL ? fpd_export_names()->model : "");
 	fpd_buf_printf(&b, "\"} 1\n");
 	fpd_family(&b, "flowpic_uptime_seconds", "gauge", "Seconds since the data path started.");
 	fpd_buf_printf(&b, "flowpic_uptime_seconds %.3f\n", s->uptime_s);
 	fpd_family(&b, "flowpic_finished", "gauge",
 		"1 once the data path has stopped (end of a capture): counters are final.");
 	fpd_buf_printf(&b, "flowpic_finished %d\n", s->finished);
-	fpd_render_categories(&b, app, s);
+	fpd_render_categories(&b, s);
 	fpd_render_rx(&b, s);
 	fpd_family(&b, "flowpic_flows_active", "gauge", "Flows open in the RX flow tables.");
 	fpd_buf_printf(&b, "flowpic_flows_active %" PRIu64 "\n", s->flows_active);
@@ -312,7 +313,7 @@ fpd_metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return fpd_metrics_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 			FPD_TEXT("no counters published yet\n"));
 	}
-	text = fpd_metrics_render(app, snap, &len);
+	text = fpd_metrics_render(snap, &len);
 	free(snap);
 	if (text == NULL)
 		return fpd_metrics_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -373,6 +374,10 @@ fpd_metrics_open(struct fpd_app *app, const char *endpoint)
 
 	if (endpoint == NULL || endpoint[0] == '\0')
 		return 0;
+	if (fpd_export_names_init(app) != 0) {
+		fprintf(stderr, "flowpicd: export.metrics: out of memory\n");
+		return -ENOMEM;
+	}
 	if (fpd_endpoint_parse(endpoint, &ss, &sl) != 0) {
 		fprintf(stderr, "flowpicd: export.metrics: '%s' is not ADDR:PORT\n", endpoint);
 		return -EINVAL;

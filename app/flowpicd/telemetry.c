@@ -85,6 +85,7 @@ fpd_tel_array(enum rte_tel_value_type t)
 static int
 fpd_tel_categories(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	const struct fpd_export_names *en = fpd_export_names();
 	struct rte_tel_data *names, *bps, *pps, *share;
 	struct fpd_snapshot *s;
 	uint64_t total = 0;
@@ -114,7 +115,7 @@ fpd_tel_categories(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (c = 0; c < n; c++) {
 		char buf[32];
 
-		rte_tel_data_add_array_string(names, fpd_tel_app->cat_names[c]);
+		rte_tel_data_add_array_string(names, c < en->n_cats ? en->cat[c] : "?");
 		rte_tel_data_add_array_u64(bps, s->finished ? 0 : fpd_round(s->cat[c].bits_rate));
 		rte_tel_data_add_array_u64(pps, s->finished ? 0 :
 			fpd_round(s->cat[c].packets_rate));
@@ -317,6 +318,7 @@ static int
 fpd_tel_model(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct fpd_app *app = fpd_tel_app;
+	const struct fpd_export_names *en = fpd_export_names();
 	struct rte_tel_data *classes;
 	uint32_t i;
 
@@ -325,10 +327,10 @@ fpd_tel_model(const char *cmd, const char *params, struct rte_tel_data *d)
 	classes = fpd_tel_array(RTE_TEL_STRING_VAL);
 	if (classes == NULL)
 		return -ENOMEM;
-	for (i = 0; i < app->n_classes; i++)
-		rte_tel_data_add_array_string(classes, app->cat_names[i]);
+	for (i = 0; i < en->n_classes; i++)
+		rte_tel_data_add_array_string(classes, en->cat[i]);
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "name", app->model->name);
+	rte_tel_data_add_dict_string(d, "name", en->model);
 	rte_tel_data_add_dict_string(d, "version", FLOWPIC_VERSION);
 	rte_tel_data_add_dict_container(d, "classes", classes, 0);
 	rte_tel_data_add_dict_u64(d, "resolution", app->set.resolution);
@@ -363,6 +365,9 @@ fpd_telemetry_init(struct fpd_app *app)
 	int ret;
 
 	fpd_tel_app = app;
+	ret = fpd_export_names_init(app);
+	if (ret != 0)
+		return ret;
 	for (i = 0; i < RTE_DIM(cmds); i++) {
 		ret = rte_telemetry_register_cmd(cmds[i].cmd, cmds[i].fn, cmds[i].help);
 		if (ret != 0) {
