@@ -69,8 +69,9 @@ static const struct {
 	{ '@', { ".###.", "#...#", "#.###", "#.#.#", "#.###", "#....", ".###." } },
 };
 
-/* Glyph rows of c (lower case drawn as capitals), or NULL for a space or unknown character. */
-static const char (*fpr_glyph(char c))[FPR_GLYPH_W + 1]
+/* Glyph of c (lower case drawn as capitals): its 7 rows, or NULL for a space or no glyph. */
+static const char *
+fpr_glyph(char c)
 {
 	size_t i;
 
@@ -78,7 +79,7 @@ static const char (*fpr_glyph(char c))[FPR_GLYPH_W + 1]
 		c = (char)(c - 'a' + 'A');
 	for (i = 0; i < sizeof(fpr_glyphs) / sizeof(fpr_glyphs[0]); i++)
 		if (fpr_glyphs[i].c == c)
-			return fpr_glyphs[i].rows;
+			return &fpr_glyphs[i].rows[0][0];
 	return NULL;
 }
 
@@ -94,7 +95,7 @@ void
 fpr_draw_text(struct fpr_canvas *cv, int x, int y, const char *s, unsigned int scale,
 		uint32_t rgb, int max_w)
 {
-	const char (*g)[FPR_GLYPH_W + 1];
+	const char *g;
 	int cx = x;
 	unsigned int r, c;
 
@@ -110,7 +111,7 @@ fpr_draw_text(struct fpr_canvas *cv, int x, int y, const char *s, unsigned int s
 		}
 		for (r = 0; r < FPR_GLYPH_H; r++)
 			for (c = 0; c < FPR_GLYPH_W; c++)
-				if (g[r][c] == '#')
+				if (g[r * (FPR_GLYPH_W + 1) + c] == '#')
 					fpr_rect(cv, cx + (int)(c * scale), y + (int)(r * scale),
 						(int)scale, (int)scale, rgb, 1);
 	}
