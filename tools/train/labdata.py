@@ -1,0 +1,180 @@
+"""The one adapter from the traffic lab's output to training input (labelled .windows files).
+
+Everything else in tools/train reads lab data only through load(). It accepts:
+
+  * a lab run directory (tools/lab/run.sh --out DIR): DIR/sessions.jsonl lists the finished
+    sessions and their captures; flows are labelled by DIR/manifest.jsonl when the run has
+    written it, else by tools/lab/label.py on the session record (same rules). Each capture
+    goes through fp-extract (cached in the work directory); a window takes the label of the
+    manifest flow with its 5-tuple (either orientation) in the same session;
+  * a directory of labelled windows: *.windows files each with a sibling
+    <name>.labels.jsonl, one JSON line per window of the file in order:
+    {"category": ..., "app": ..., "vpn": false, "flow": "..."} or null for an unlabelled
+    (noise) window.
+
+A Part is one .windows file with one label per window (None for noise, never trained on).
+Flow ids are unique across parts (session name + 5-tuple), so splits by flow are safe.
+"""
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tools", "extract"))
+import fpwindows  # noqa: E402
+
+PROTO_NAMES = {6: "tcp", 17: "udp"}
+
+
+class Part:
+    """One .windows file and the label of each of its windows (dict or None)."""
+
+    def __init__(self, windows, labels, name):
+        self.windows = windows
+        self.labels = labels
+        self.name = name
+
+
+class DataError(Exception):
+    pass
+
+
+def _extract(pcap, out, fp_extract):
+    """fp-extract pcap -> out, skipped when out is newer than the capture."""
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(pcap):
+        return out
+    p = subprocess.run([fp_extract, "--pcap", pcap, "--out", out, "--quiet"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise DataError("fp-extract %s failed: %s" % (pcap, p.stderr.strip()))
+    return out
+
+
+def _flow_rows(run_dir, rec, manifest, work):
+    """The session's manifest rows; labelled here by the lab's own rules (cached) when the
+    run has not written its manifest yet."""
+    if manifest is not None:
+        return manifest.get(rec["session"], [])
+    cache = os.path.join(work, rec["session"] + ".flows.json")
+    pcap = os.path.join(run_dir, rec["pcap"])
+    if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap):
+        with open(cache) as f:
+            return json.load(f)
+    sys.path.insert(0, os.path.join(TOP, "tools", "lab"))
+    import label  # noqa: E402  (the lab's own labelling rules)
+    rows = label.label_session(rec, run_dir)
+    with open(cache + ".tmp", "w") as f:
+        json.dump(rows, f)
+    os.replace(cache + ".tmp", cache)
+    return rows
+
+
+def _label_windows(wf, rows, session):
+    """Label of each window of wf from the session's manifest rows (5-tuple match)."""
+    by_key = {}
+    for r in rows:
+        if r.get("label") != "app" or r.get("proto") not in ("tcp", "udp"):
+            continue
+        key = (r["proto"], r["src"], r["sport"], r["dst"], r["dport"])
+        by_key[key] = r
+    labels = []
+    for i in range(len(wf)):
+        w = wf.windows[i]
+        proto = PROTO_NAMES.get(int(w["proto"]))
+        src, dst = wf.src(i), wf.dst(i)
+        sp, dp = int(w["src_port"]), int(w["dst_port"])
+        r = by_key.get((proto, src, sp, dst, dp)) or by_key.get((proto, dst, dp, src, sp))
+        if r is None:
+            labels.append(None)
+            continue
+        labels.append({"category": r["category"], "app": r["app"], "vpn": bool(r["vpn"]),
+                       "flow": "%s/%s:%s:%d:%s:%d" % (session, r["proto"], r["src"],
+                                                      r["sport"], r["dst"], r["dport"])})
+    return labels
+
+
+def _load_run(run_dir, work, fp_extract):
+    recs = []
+    with open(os.path.join(run_dir, "sessions.jsonl")) as f:
+        for line in f:
+            if line.strip():
+                recs.append(json.loads(line))
+    manifest = None
+    mpath = os.path.join(run_dir, "manifest.jsonl")
+    if os.path.exists(mpath):
+        manifest = {}
+        with open(mpath) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    manifest.setdefault(r["session"], []).append(r)
+    os.makedirs(work, exist_ok=True)
+    parts = []
+    for rec in sorted(recs, key=lambda r: r["session"]):
+        if rec.get("error"):
+            continue
+        pcap = os.path.join(run_dir, rec["pcap"])
+        if not os.path.exists(pcap):
+            continue
+        out = _extract(pcap, os.path.join(work, rec["session"] + ".windows"), fp_extract)
+        cache = os.path.join(work, rec["session"] + (".labels-m.json" if manifest is not None
+                                                     else ".labels.json"))
+        if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(out) and (
+                manifest is None or os.path.getmtime(cache) >= os.path.getmtime(mpath)):
+            with open(cache) as f:
+                labels = json.load(f)
+        else:
+            wf = fpwindows.read(out)
+            labels = _label_windows(wf, _flow_rows(run_dir, rec, manifest, work),
+                                    rec["session"])
+            with open(cache + ".tmp", "w") as f:
+                json.dump(labels, f)
+            os.replace(cache + ".tmp", cache)
+        parts.append(Part(out, labels, rec["session"]))
+    return parts
+
+
+def _load_labelled(d):
+    parts = []
+    for w in sorted(glob.glob(os.path.join(d, "*.windows"))):
+        lp = w[:-len(".windows")] + ".labels.jsonl"
+        if not os.path.exists(lp):
+            raise DataError("%s: no labels file %s" % (w, lp))
+        with open(lp) as f:
+            labels = [json.loads(line) for line in f if line.strip()]
+        n = len(fpwindows.read(w))
+        if len(labels) != n:
+            raise DataError("%s: %d labels for %d windows" % (lp, len(labels), n))
+        parts.append(Part(w, labels, os.path.basename(w)[:-len(".windows")]))
+    return parts
+
+
+def load(sources, work, fp_extract):
+    """Parts of every source (run directories or labelled-window directories)."""
+    parts = []
+    for i, src in enumerate(sources):
+        if os.path.exists(os.path.join(src, "sessions.jsonl")):
+            parts += _load_run(src, os.path.join(work, "run%d" % i), fp_extract)
+        elif glob.glob(os.path.join(src, "*.windows")):
+            parts += _load_labelled(src)
+        else:
+            raise DataError("%s: neither a lab run (sessions.jsonl) nor a directory of "
+                            "labelled .windows files" % src)
+    if not parts:
+        raise DataError("no data in %s" % ", ".join(sources))
+    return parts
+
+
+def digest(parts):
+    """sha256 over every part's windows bytes and labels: 'sha256:' + 16 hex digits."""
+    h = hashlib.sha256()
+    for p in parts:
+        with open(p.windows, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        h.update(json.dumps(p.labels, sort_keys=True).encode())
+    return "sha256:" + h.hexdigest()[:16]

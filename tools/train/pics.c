@@ -1,0 +1,204 @@
+/* fp-pics: .windows -> FlowPics of the windows flowpicd would classify, as sparse .npy cells. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowpic.h"
+#include "npy.h"
+#include "winread.h"
+
+#define CELLS_DESCR "[('win', '<u4'), ('cell', '<u4'), ('value', '<f4')]"
+#define INDEX_DESCR "[('window', '<u4'), ('packets', '<u4'), ('nnz', '<u4')]"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: fp-pics --windows F.windows --res R --out PREFIX [--dir both|up|down]\n"
+		"               [--norm log1p|none|clip255] [--min-packets 10]\n"
+		"Builds the FlowPic (lib/flowpic) of every window with at least min-packets\n"
+		"packets and writes PREFIX.cells.npy (win, cell = row * R + col, normalised value)\n"
+		"and PREFIX.index.npy (window number in the file, packets, non-zero cells), one\n"
+		"index row per picture; cells' win is the picture's row in the index.\n");
+}
+
+static void
+put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static void
+put_f32(uint8_t *p, float f)
+{
+	uint32_t v;
+
+	memcpy(&v, &f, sizeof(v));
+	put_u32(p, v);
+}
+
+static int
+parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Write one picture's index row and cells. */
+static void
+put_picture(struct fpt_npy *cells, struct fpt_npy *index, const struct fp_flowpic *pic,
+		enum fp_norm norm, uint32_t row, uint32_t window, uint32_t packets)
+{
+	const struct fp_cell *c = fp_flowpic_cells(pic);
+	uint32_t i, nnz = fp_flowpic_nnz(pic);
+	uint8_t rec[12];
+
+	for (i = 0; i < nnz; i++) {
+		put_u32(rec, row);
+		put_u32(rec + 4, c[i].idx);
+		put_f32(rec + 8, fp_norm_apply(norm, c[i].count));
+		fpt_npy_put(cells, rec);
+	}
+	put_u32(rec, window);
+	put_u32(rec + 4, packets);
+	put_u32(rec + 8, nnz);
+	fpt_npy_put(index, rec);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "windows", required_argument, NULL, 'w' },
+		{ "res", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "norm", required_argument, NULL, 'n' },
+		{ "min-packets", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *in = NULL, *out = NULL;
+	uint32_t res = 0, min_packets = 10, row = 0;
+	enum fp_dir_mode dir = FP_DIR_BOTH;
+	enum fp_norm norm = FP_NORM_LOG1P;
+	struct fpt_winread rd;
+	struct fpt_npy cells, index;
+	struct fpt_window w;
+	struct fp_flowpic *pic;
+	char err[512], *path;
+	int opt, ret, rc = 1;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			in = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'r':
+			if (parse_u32(optarg, 1, FP_FLOWPIC_RES_MAX, &res) < 0) {
+				fprintf(stderr, "fp-pics: --res '%s' is not in 1..%u\n", optarg,
+					FP_FLOWPIC_RES_MAX);
+				return 2;
+			}
+			break;
+		case 'd':
+			if (fp_dir_parse(optarg, &dir) < 0) {
+				fprintf(stderr, "fp-pics: --dir '%s' is not both, up or down\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			if (fp_norm_parse(optarg, &norm) < 0) {
+				fprintf(stderr, "fp-pics: --norm '%s' is not none, log1p or "
+					"clip255\n", optarg);
+				return 2;
+			}
+			break;
+		case 'm':
+			if (parse_u32(optarg, 1, 1000000, &min_packets) < 0) {
+				fprintf(stderr, "fp-pics: --min-packets '%s' is not in 1..1000000\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (in == NULL || out == NULL || res == 0 || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (fpt_winread_open(&rd, in, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fp-pics: %s\n", err);
+		return 1;
+	}
+	pic = fp_flowpic_create(res, rd.window_us, dir);
+	path = malloc(strlen(out) + 16);
+	if (pic == NULL || path == NULL) {
+		fprintf(stderr, "fp-pics: out of memory\n");
+		goto close_in;
+	}
+	sprintf(path, "%s.cells.npy", out);
+	ret = fpt_npy_open(&cells, path, CELLS_DESCR, 12);
+	if (ret < 0) {
+		fprintf(stderr, "fp-pics: %s: cannot create: %s\n", path, strerror(-ret));
+		goto close_in;
+	}
+	sprintf(path, "%s.index.npy", out);
+	ret = fpt_npy_open(&index, path, INDEX_DESCR, 12);
+	if (ret < 0) {
+		fprintf(stderr, "fp-pics: %s: cannot create: %s\n", path, strerror(-ret));
+		fpt_npy_close(&cells, 1);
+		goto close_in;
+	}
+	while ((ret = fpt_winread_next(&rd, &w, err, sizeof(err))) == 1) {
+		/* flowpicd classifies a window only when it saw at least min_packets packets. */
+		if (w.packets < min_packets)
+			continue;
+		fp_flowpic_reset(pic);
+		fp_flowpic_add(pic, rd.recs, w.n_records);
+		put_picture(&cells, &index, pic, norm, row++, (uint32_t)(rd.done - 1), w.packets);
+	}
+	if (ret < 0) {
+		fprintf(stderr, "fp-pics: %s\n", err);
+		fpt_npy_close(&cells, 1);
+		fpt_npy_close(&index, 1);
+		goto close_in;
+	}
+	ret = fpt_npy_close(&cells, 0);
+	if (ret == 0)
+		ret = fpt_npy_close(&index, 0);
+	else
+		fpt_npy_close(&index, 1);
+	if (ret < 0) {
+		fprintf(stderr, "fp-pics: %s.*.npy: write failed: %s\n", out, strerror(-ret));
+		goto close_in;
+	}
+	rc = 0;
+close_in:
+	free(path);
+	fp_flowpic_free(pic);
+	fpt_winread_close(&rd);
+	return rc;
+}

@@ -1,0 +1,288 @@
+#!/usr/bin/python3
+"""Tests of the training pipeline: fp-pics cells against hand-computed pictures, its errors,
+the flow split, the metrics, the sparse first convolution, a short training run, and parity
+of PyTorch with lib/infer (fp-predict) on the same windows.
+
+usage: test_train.py FP_PICS FP_PREDICT   (exit 0 all passed, 1 a failure, 77 no PyTorch)
+"""
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+try:
+    import numpy as np
+    import torch
+except ImportError as e:
+    print("skip: %s (tools/train/install-deps.sh installs it)" % e)
+    sys.exit(77)
+
+import metrics  # noqa: E402
+import nets  # noqa: E402
+import picset  # noqa: E402
+import split  # noqa: E402
+from nets import fpmodel  # noqa: E402
+
+WINDOW_US = 60000000
+FP_PICS = FP_PREDICT = None
+
+
+def win_file(path, windows, window_us=WINDOW_US, count=None, tail=b""):
+    """Write a .windows file; windows = [(src_port, packets, [(t_us, size, dir), ...])]."""
+    out = [b"FPWIN1\0\0", struct.pack("<QQ", window_us, len(windows) if count is None
+                                      else count)]
+    for k, (sport, packets, recs) in enumerate(windows):
+        src = bytes([10, 0, 0, 1]) + bytes(12)
+        dst = bytes([10, 0, 0, 2]) + bytes(12)
+        hdr = struct.pack("<BBHHH", 4, 6, 0, sport, 443) + src + dst
+        hdr += struct.pack("<QIIQIIIBBH", 1700000000000000 + k, 0, packets,
+                           sum(r[1] for r in recs), len(recs), packets - len(recs), 0, 0,
+                           1 if packets > len(recs) else 0, 0)
+        assert len(hdr) == 80
+        out.append(hdr)
+        for t, size, d in recs:
+            out.append(struct.pack("<IHBB", t, size, d, 0))
+    with open(path, "wb") as f:
+        f.write(b"".join(out) + tail)
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def pics(tmp, windows_path, res, *extra):
+    prefix = os.path.join(tmp, "p%d" % res)
+    p = run([FP_PICS, "--windows", windows_path, "--res", str(res), "--out", prefix] +
+            list(extra))
+    if p.returncode != 0:
+        raise AssertionError("fp-pics failed: %s" % p.stderr)
+    return np.load(prefix + ".cells.npy"), np.load(prefix + ".index.npy")
+
+
+def eq(actual, expected, what):
+    if actual != expected:
+        raise AssertionError("%s: expected %r, actual %r" % (what, expected, actual))
+
+
+# A window of 12 packets: three of 100 bytes at t = 0 (row 100*32/1500 = 2, column 0), one of
+# 1500 bytes at 30 s (row 31, column 30e6*32/60e6 = 16), one of 40 bytes at 59.999999 s
+# (row 0, column 31), seven of 750 bytes at 1 s going down (row 16, column 0).
+W12 = [(0, 100, 0)] * 3 + [(30000000, 1500, 1), (59999999, 40, 0)] + [(1000000, 750, 1)] * 7
+W5 = [(0, 60, 0)] * 5
+
+
+def test_pics_cells(tmp):
+    path = os.path.join(tmp, "a.windows")
+    # window 0: 5 packets (not classified), window 1: the 12 above, window 2: 10 recorded of
+    # 14 packets (classified: flowpicd counts packets, not records).
+    win_file(path, [(1000, 5, W5), (1001, 12, W12), (1002, 14, [(0, 1500, 0)] * 10)])
+    cells, index = pics(tmp, path, 32)
+    eq([tuple(int(v) for v in r) for r in index], [(1, 12, 4), (2, 14, 1)], "index rows")
+    got = {(int(c["win"]), int(c["cell"])): float(c["value"]) for c in cells}
+    want = {(0, 2 * 32 + 0): math.log1p(3), (0, 31 * 32 + 16): math.log1p(1),
+            (0, 0 * 32 + 31): math.log1p(1), (0, 16 * 32 + 0): math.log1p(7),
+            (1, 31 * 32 + 0): math.log1p(10)}
+    eq(sorted(got), sorted(want), "cells")
+    for k, v in want.items():
+        if abs(got[k] - v) > 1e-6:
+            raise AssertionError("cell %r: expected %g, actual %g" % (k, v, got[k]))
+    # up only, no normalisation, min 5 packets: window 0 now counts, down packets vanish.
+    cells, index = pics(tmp, path, 32, "--dir", "up", "--norm", "none", "--min-packets", "5")
+    eq([tuple(int(v) for v in r) for r in index], [(0, 5, 1), (1, 12, 2), (2, 14, 1)],
+       "index rows, up, min 5")
+    got = {(int(c["win"]), int(c["cell"])): float(c["value"]) for c in cells}
+    eq(got, {(0, 1 * 32 + 0): 5.0, (1, 2 * 32): 3.0, (1, 31): 1.0, (2, 31 * 32): 10.0},
+       "cells, up, counts")
+    # 1500 x 1500: size s is row s (1500 in the last row), t = 30 s is column 750.
+    cells, _ = pics(tmp, path, 1500, "--norm", "clip255")
+    got = {(int(c["win"]), int(c["cell"])): float(c["value"]) for c in cells}
+    eq(got[(0, 100 * 1500)], np.float32(3 / 255.0), "1500: 3 packets of 100 B at t 0")
+    eq(got[(0, 1499 * 1500 + 750)], np.float32(1 / 255.0), "1500: 1500 B at 30 s")
+    eq(got[(0, 40 * 1500 + 1499)], np.float32(1 / 255.0), "1500: 40 B at the window end")
+
+
+def test_pics_errors(tmp):
+    good = os.path.join(tmp, "g.windows")
+    win_file(good, [(1, 12, W12)])
+    cases = [
+        (["--windows", os.path.join(tmp, "none.windows"), "--res", "32"], 1,
+         "cannot open: No such file or directory"),
+        (["--windows", good, "--res", "0"], 2, "--res '0' is not in 1..4096"),
+        (["--windows", good, "--res", "32", "--dir", "sideways"], 2, "is not both, up or down"),
+        (["--windows", good, "--res", "32", "--norm", "sqrt"], 2, "not none, log1p or clip255"),
+        (["--windows", good, "--res", "32", "--min-packets", "-3"], 2, "not in 1..1000000"),
+    ]
+    bad = os.path.join(tmp, "magic.windows")
+    with open(bad, "wb") as f:
+        f.write(b"NOTAWINDOWSFILE" + bytes(20))
+    cases.append((["--windows", bad, "--res", "32"], 1, "not a .windows file (bad magic)"))
+    cut = os.path.join(tmp, "cut.windows")
+    win_file(cut, [(1, 12, W12)], count=2)
+    cases.append((["--windows", cut, "--res", "32"], 1, "cut short in window 1 of 2"))
+    extra = os.path.join(tmp, "extra.windows")
+    win_file(extra, [(1, 12, W12)], tail=b"x")
+    cases.append((["--windows", extra, "--res", "32"], 1, "data after the last of 1 windows"))
+    zero = os.path.join(tmp, "zero.windows")
+    win_file(zero, [], window_us=0)
+    cases.append((["--windows", zero, "--res", "32"], 1, "window length 0 us out of range"))
+    for args, rc, msg in cases:
+        out = os.path.join(tmp, "err")
+        p = run([FP_PICS] + args + ["--out", out])
+        eq(p.returncode, rc, "exit of fp-pics %s" % " ".join(args))
+        if msg not in p.stderr:
+            raise AssertionError("fp-pics %s: %r not in %r" % (" ".join(args), msg, p.stderr))
+        if rc != 0 and os.path.exists(out + ".cells.npy"):
+            raise AssertionError("fp-pics left output behind after an error")
+
+
+def test_split_by_flow(tmp):
+    rng = np.random.default_rng(3)
+    flows = np.array(["f%d" % rng.integers(0, 40) for _ in range(600)])
+    labels = np.array([int(f[1:]) % 3 for f in flows])
+    tr, va, te = split.by_flow(labels, flows, (0.15, 0.2), 7)
+    eq(len(tr) + len(va) + len(te), 600, "every window in one part")
+    sets = [set(flows[x].tolist()) for x in (tr, va, te)]
+    eq(sets[0] & sets[1] | sets[0] & sets[2] | sets[1] & sets[2], set(), "flows shared")
+    for c in range(3):
+        n = np.sum(labels == c)
+        share = np.sum(labels[te] == c) / n
+        if not 0.2 <= share < 0.6:
+            raise AssertionError("class %d: test share %.2f" % (c, share))
+    again = split.by_flow(labels, flows, (0.15, 0.2), 7)
+    eq([list(x) for x in again], [list(x) for x in (tr, va, te)], "same seed, same split")
+
+
+def test_metrics(tmp):
+    ev = metrics.evaluate([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], 3)
+    eq(ev["confusion"], [[2, 1, 0], [0, 1, 1], [0, 0, 1]], "confusion")
+    eq(round(ev["accuracy"], 6), round(4 / 6, 6), "accuracy")
+    pc = ev["per_class"]
+    eq([round(p["precision"], 4) for p in pc], [1.0, 0.5, 0.5], "precision")
+    eq([round(p["recall"], 4) for p in pc], [round(2 / 3, 4), 0.5, 1.0], "recall")
+    eq(round(pc[0]["f1"], 4), 0.8, "f1 of class 0")
+    png = os.path.join(tmp, "cm.png")
+    metrics.confusion_png(ev["confusion"], ["a", "b", "c"], "t", png)
+    with open(png, "rb") as f:
+        eq(f.read(8), b"\x89PNG\r\n\x1a\n", "PNG signature")
+
+
+def test_sparse_conv(tmp):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(5)
+    for res, k, s, p in ((1500, 10, 5, 0), (32, 5, 1, 0), (17, 4, 3, 1)):
+        conv = torch.nn.Conv2d(1, 4, k, stride=s, padding=p)
+        cells = [rng.choice(res * res, 40, replace=False) for _ in range(3)]
+        ps = picset.PicSet(res, np.array([0, 40, 80, 120]), np.concatenate(cells),
+                           rng.random(120).astype(np.float32), [{}] * 3)
+        with torch.no_grad():
+            dense = conv(ps.dense_batch([0, 1, 2]))
+            sp = nets.sparse_conv(conv, *ps.sparse_batch([0, 1, 2]), res)
+        eq(tuple(sp.shape), tuple(dense.shape), "shape at %d" % res)
+        d = float((dense - sp).abs().max())
+        if d > 1e-5:
+            raise AssertionError("sparse conv at %d differs by %g" % (res, d))
+
+
+def synthetic(tmp, n_per_class=30):
+    """Labelled windows of five made-up classes (plumbing only, not traffic)."""
+    rng = np.random.default_rng(11)
+    d = os.path.join(tmp, "data")
+    os.makedirs(d, exist_ok=True)
+    cats = ["voip", "video", "chat", "browsing", "file_transfer"]
+    wins, labels = [], []
+    for ci, cat in enumerate(cats):
+        for k in range(n_per_class):
+            n = int(rng.integers(12, 200))
+            t = np.sort(rng.integers(0, WINDOW_US, n))
+            size = np.clip(rng.normal(150 + 300 * ci, 40, n), 40, 1500).astype(int)
+            recs = [(int(a), int(b), int(rng.integers(0, 2))) for a, b in zip(t, size)]
+            wins.append((2000 + len(wins), n, recs))
+            labels.append({"category": cat, "app": "%s-app%d" % (cat, k % 2), "vpn": False,
+                           "flow": "%s-flow%d" % (cat, k // 3)})
+    wins.append((9, 4, [(0, 100, 0)] * 4))      # too short: never a picture
+    labels.append({"category": "voip", "app": "voip-app0", "vpn": False, "flow": "short"})
+    wins.append((8, 20, [(0, 100, 0)] * 20))    # noise: no label
+    labels.append(None)
+    win_file(os.path.join(d, "syn.windows"), wins)
+    with open(os.path.join(d, "syn.labels.jsonl"), "w") as f:
+        for lab in labels:
+            f.write(json.dumps(lab) + "\n")
+    return d
+
+
+def train_py(tmp, *args):
+    cmd = [sys.executable, os.path.join(HERE, "train.py")] + list(args) + [
+        "--fp-pics", FP_PICS, "--fp-predict", FP_PREDICT, "--fp-extract", "/bin/false",
+        "--work", os.path.join(tmp, "work"), "--results", os.path.join(tmp, "results")]
+    p = run(cmd)
+    return p
+
+
+def test_train_and_parity(tmp):
+    d = synthetic(tmp)
+    p = train_py(tmp, "experiment", "1", "--res", "32", "--data", d, "--epochs", "4",
+                 "--patience", "4")
+    if p.returncode != 0:
+        raise AssertionError("train.py experiment failed:\n%s\n%s" % (p.stdout, p.stderr))
+    for e in range(1, 5):
+        if "epoch   %d" % e not in p.stdout:
+            raise AssertionError("no progress line for epoch %d in %r" % (e, p.stdout))
+    r = json.load(open(os.path.join(tmp, "results", "exp1-32.json")))
+    sp = r["split"]
+    eq(sp["train"]["windows"] + sp["val"]["windows"] + sp["test"]["windows"], 150,
+       "labelled windows with >= 10 packets")
+    eq(r["classes"], ["voip", "video", "chat", "browsing", "file_transfer"], "classes")
+    m = fpmodel.load(os.path.join(tmp, "work", "models", "exp1-32.fpm"))
+    eq(m.training["data_digest"], r["data_digest"], "digest in the model")
+    if "experiment 1" not in m.training["command"] or "split by flow" not in m.description:
+        raise AssertionError("model metadata lacks the command or split: %r %r"
+                             % (m.training, m.description))
+    eq([l["type"] for l in m.layers].count("dropout"), 1, "dropout layers")
+    # Parity on every window (the trained model) and at 1500 x 1500 (random weights).
+    p = train_py(tmp, "parity", "--model", os.path.join(tmp, "work", "models", "exp1-32.fpm"),
+                 "--data", d)
+    if p.returncode != 0 or "150 windows" not in p.stdout or ": ok" not in p.stdout:
+        raise AssertionError("parity at 32 failed:\n%s\n%s" % (p.stdout, p.stderr))
+    big = fpmodel.paper_net(["voip", "video", "chat", "browsing", "file_transfer"])
+    big.init_random(np.random.default_rng(2))
+    big.save(os.path.join(tmp, "paper.fpm"))
+    p = train_py(tmp, "parity", "--model", os.path.join(tmp, "paper.fpm"), "--data", d,
+                 "--limit", "12")
+    if p.returncode != 0 or "12 windows" not in p.stdout:
+        raise AssertionError("parity at 1500 failed:\n%s\n%s" % (p.stdout, p.stderr))
+    print("     " + p.stdout.strip())
+
+
+def main(argv):
+    global FP_PICS, FP_PREDICT
+    if len(argv) != 3:
+        print(__doc__)
+        return 2
+    FP_PICS, FP_PREDICT = argv[1], argv[2]
+    torch.set_num_threads(1)
+    passed = failed = 0
+    with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
+        for t in (test_pics_cells, test_pics_errors, test_split_by_flow, test_metrics,
+                  test_sparse_conv, test_train_and_parity):
+            try:
+                t(tmp)
+                print("ok   %s" % t.__name__)
+                passed += 1
+            except Exception as e:  # noqa: BLE001 - every failure is reported
+                print("FAIL %s: %s" % (t.__name__, e))
+                traceback.print_exc()
+                failed += 1
+            sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""flowpic trainer: lab windows -> FlowPics (fp-pics, lib/flowpic) -> PyTorch CNN -> .fpm.
+
+    train.py experiment N --data DIR [--res 32,64,1500]   experiment 1..5 of docs/TRAINING.md
+    train.py ship --data DIR --res R --out models/flowpic-R.fpm    a shipped category model
+    train.py report                                       models/README.md tables from results
+    train.py parity --model M.fpm --data DIR              PyTorch vs lib/infer on the same windows
+
+Run by /usr/bin/python3 (Debian's python3-torch and python3-numpy). See docs/TRAINING.md.
+"""
+import argparse
+import datetime
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import fit  # noqa: E402
+import labdata  # noqa: E402
+import metrics  # noqa: E402
+import nets  # noqa: E402
+import picset  # noqa: E402
+import split  # noqa: E402
+from nets import fpmodel  # noqa: E402
+
+CATEGORIES = ["voip", "video", "chat", "browsing", "file_transfer"]
+EXPERIMENTS = {
+    "1": {"title": "category, plain traffic", "task": "category", "pool": "plain",
+          "test": "split"},
+    "2": {"title": "category, VPN traffic", "task": "category", "pool": "vpn",
+          "test": "split"},
+    "3": {"title": "category, train plain, test VPN", "task": "category", "pool": "plain",
+          "test": "vpn"},
+    "4": {"title": "category, unseen application (one per category held out)",
+          "task": "category", "pool": "plain", "test": "holdout"},
+    "5": {"title": "application identification, plain traffic", "task": "app",
+          "pool": "plain", "test": "split"},
+    "ship": {"title": "category, plain and VPN traffic (shipped model)", "task": "category",
+             "pool": "all", "test": "split"},
+}
+VAL_FRACTION = 0.15
+TEST_FRACTION = 0.2
+
+
+def log(msg):
+    print("%s %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def tool(args, name, sub):
+    if getattr(args, name):
+        return getattr(args, name)
+    path = os.path.join(args.build, "tools", sub, name.replace("_", "-"))
+    if not os.path.exists(path):
+        sys.exit("train.py: %s not found (build it: ninja -C %s %s)"
+                 % (path, args.build, os.path.relpath(path, args.build)))
+    return path
+
+
+def load_pics(args, res, direction="both", norm="log1p"):
+    fp_extract = tool(args, "fp_extract", "extract")
+    fp_pics = tool(args, "fp_pics", "train")
+    parts = labdata.load(args.data, os.path.join(args.work, "windows"), fp_extract)
+    pics = picset.build(parts, res, os.path.join(args.work, "pics"), fp_pics, direction, norm,
+                        args.min_packets)
+    return parts, pics
+
+
+def architecture(res, classes):
+    if res == 1500:
+        return fpmodel.paper_net(classes)
+    return nets.with_dropout(fpmodel.lenet5(res, classes))
+
+
+def holdout_apps(meta, sel):
+    """Per category with two or more applications, the one with the fewest windows."""
+    counts = {}
+    for i in sel:
+        m = meta[i]
+        counts.setdefault(m["category"], {}).setdefault(m["app"], 0)
+        counts[m["category"]][m["app"]] += 1
+    out = {}
+    for cat, apps in sorted(counts.items()):
+        if len(apps) >= 2:
+            out[cat] = min(sorted(apps), key=lambda a: apps[a])
+    return out
+
+
+def plan(exp, pics, seed):
+    """Classes, label per picture, and the train / val / test picture indices."""
+    meta = pics.meta
+    vpn = np.array([m["vpn"] for m in meta], bool)
+    pool = {"plain": ~vpn, "vpn": vpn, "all": np.ones(len(meta), bool)}[exp["pool"]]
+    sel = np.flatnonzero(pool)
+    if exp["task"] == "category":
+        classes = list(CATEGORIES)
+    else:
+        classes = sorted({meta[i]["app"] for i in sel})
+    key = "category" if exp["task"] == "category" else "app"
+    y = np.array([classes.index(m[key]) if m[key] in classes else -1 for m in meta])
+    flows = np.array([m["flow"] for m in meta])
+    info = {}
+    if exp["test"] == "split":
+        tr, va, te = split.by_flow(y[sel], flows[sel], (VAL_FRACTION, TEST_FRACTION), seed)
+        tr, va, te = sel[tr], sel[va], sel[te]
+    elif exp["test"] == "vpn":
+        tr, va = split.fraction_split(y[sel], flows[sel], VAL_FRACTION, seed)
+        tr, va = sel[tr], sel[va]
+        te = np.flatnonzero(vpn)
+    else:
+        held = holdout_apps(meta, sel)
+        info["held_out"] = held
+        out = np.array([meta[i]["app"] in held.values() for i in sel], bool)
+        te = sel[out]
+        rest = sel[~out]
+        tr, va = split.fraction_split(y[rest], flows[rest], VAL_FRACTION, seed)
+        tr, va = rest[tr], rest[va]
+    return classes, y, tr, va, te, info
+
+
+def describe_split(pics, y, classes, tr, va, te):
+    out = {}
+    for name, idx in (("train", tr), ("val", va), ("test", te)):
+        out[name] = {"windows": int(len(idx)),
+                     "flows": len({pics.meta[i]["flow"] for i in idx}),
+                     "per_class": [int(np.sum(y[idx] == c)) for c in range(len(classes))]}
+    return out
+
+
+def command_line():
+    return "tools/train/train.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run_one(args, exp_id, res, out_model=None):
+    exp = EXPERIMENTS[exp_id]
+    log("experiment %s (%s) at %d x %d" % (exp_id, exp["title"], res, res))
+    parts, pics = load_pics(args, res)
+    digest = labdata.digest(parts)
+    classes, y, tr, va, te, info = plan(exp, pics, args.seed)
+    sp = describe_split(pics, y, classes, tr, va, te)
+    log("data %s: %d labelled windows; train %d (%d flows), val %d, test %d (%d flows)"
+        % (digest, len(pics), len(tr), sp["train"]["flows"], len(va), len(te),
+           sp["test"]["flows"]))
+    if len(tr) == 0 or len(te) == 0:
+        sys.exit("train.py: experiment %s has no training or no test windows" % exp_id)
+    torch.set_num_threads(args.threads)
+    fit.seed_all(args.seed)
+    m = architecture(res, classes)
+    net = nets.build(m)
+    epochs = args.epochs if res != 1500 else min(args.epochs, args.epochs_1500)
+    hist = fit.train(net, pics, y, tr, va, res, epochs=epochs, patience=args.patience,
+                     batch=args.batch, lr=args.lr, seed=args.seed,
+                     max_seconds=args.max_seconds)
+    runner = nets.Runner(net, res)
+    t = time.time()
+    p = fit.predict(runner, pics, te)
+    infer_s = time.time() - t
+    ev = metrics.evaluate(y[te], p.argmax(1), len(classes))
+    log("test accuracy %.4f on %d windows (%d epochs, %.0f s)"
+        % (ev["accuracy"], len(te), hist["epochs"], hist["seconds"]))
+    nets.export(net, m)
+    m.name = "flowpic-%d" % res if exp_id == "ship" else "exp%s-%d" % (exp_id, res)
+    m.description = ("%s; %s; split by flow (seed %d): train %d windows / %d flows, val %d, "
+                     "test %d windows / %d flows" % (
+                         "paper network" if res == 1500 else "mini LeNet-5", exp["title"],
+                         args.seed, len(tr), sp["train"]["flows"], len(va), len(te),
+                         sp["test"]["flows"]))
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    m.training = {"data_digest": digest, "accuracy": round(ev["accuracy"], 4),
+                  "date": date, "command": command_line()}
+    path = out_model or os.path.join(args.work, "models", "%s.fpm" % m.name)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    m.save(path)
+    result = {"experiment": exp_id, "title": exp["title"], "resolution": res,
+              "network": "paper" if res == 1500 else "lenet5", "classes": classes,
+              "data": [os.path.relpath(os.path.abspath(d), TOP) for d in args.data],
+              "data_digest": digest, "split": sp, "seed": args.seed,
+              "accuracy": ev["accuracy"], "per_class": ev["per_class"],
+              "confusion": ev["confusion"], "train_seconds": round(hist["seconds"], 1),
+              "epochs": hist["epochs"], "best_epoch": hist["best_epoch"],
+              "test_infer_ms_per_window": round(1000 * infer_s / max(len(te), 1), 3),
+              "model_bytes": os.path.getsize(path), "params": m.param_count(),
+              "model": os.path.relpath(os.path.abspath(path), TOP), "date": date,
+              "command": command_line(), "history": hist["history"]}
+    result.update(info)
+    os.makedirs(args.results, exist_ok=True)
+    stem = os.path.join(args.results, "%s-%d" % (
+        "ship" if exp_id == "ship" else "exp" + exp_id, res))
+    with open(stem + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+    metrics.confusion_png(ev["confusion"], classes, "exp %s, %dx%d: accuracy %.3f" % (
+        exp_id, res, res, ev["accuracy"]), stem + ".png")
+    log("wrote %s, %s.json, %s.png" % (path, stem, stem))
+    return result
+
+
+def cmd_experiment(args):
+    for res in args.res:
+        run_one(args, args.exp, res)
+    return 0
+
+
+def cmd_ship(args):
+    import report
+    r = run_one(args, "ship", args.res[0], args.out)
+    report.write_card(r, os.path.splitext(args.out)[0] + ".md")
+    return 0
+
+
+def cmd_report(args):
+    import report
+    report.update_readme(args.results, os.path.join(TOP, "models", "README.md"))
+    return 0
+
+
+def cmd_parity(args):
+    import parity
+    return parity.run(args, tool(args, "fp_predict", "train"), load_pics)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def common(p):
+        p.add_argument("--data", action="append", required=True,
+                       help="lab run directory or directory of labelled .windows (repeatable)")
+        p.add_argument("--build", default=os.path.join(TOP, "build"),
+                       help="meson build directory holding fp-extract, fp-pics, fp-predict")
+        p.add_argument("--work", default=os.path.join(TOP, "build", "train-work"),
+                       help="cache of windows, pictures and experiment models")
+        p.add_argument("--results", default=os.path.join(TOP, "models", "experiments"))
+        p.add_argument("--fp-extract", dest="fp_extract")
+        p.add_argument("--fp-pics", dest="fp_pics")
+        p.add_argument("--fp-predict", dest="fp_predict")
+        p.add_argument("--min-packets", type=int, default=10,
+                       help="windows with fewer packets are not classified (flow.min_packets)")
+        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+        p.add_argument("--epochs", type=int, default=40)
+        p.add_argument("--epochs-1500", dest="epochs_1500", type=int, default=12)
+        p.add_argument("--patience", type=int, default=6)
+        p.add_argument("--batch", type=int, default=64)
+        p.add_argument("--lr", type=float, default=1e-3)
+        p.add_argument("--max-seconds", dest="max_seconds", type=float, default=None,
+                       help="stop training after this many seconds (best epoch kept)")
+
+    def resolutions(text):
+        return [int(x) for x in text.split(",")]
+
+    p = sub.add_parser("experiment", help="run experiment 1..5")
+    p.add_argument("exp", choices=["1", "2", "3", "4", "5"])
+    p.add_argument("--res", type=resolutions, default=[32, 64, 1500])
+    common(p)
+    p.set_defaults(func=cmd_experiment)
+    p = sub.add_parser("ship", help="train a shipped category model and its card")
+    p.add_argument("--res", type=resolutions, required=True)
+    p.add_argument("--out", required=True)
+    common(p)
+    p.set_defaults(func=cmd_ship)
+    p = sub.add_parser("report", help="rewrite the experiment tables of models/README.md")
+    p.add_argument("--results", default=os.path.join(TOP, "models", "experiments"))
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("parity", help="PyTorch and lib/infer on the same windows")
+    p.add_argument("--model", required=True)
+    p.add_argument("--limit", type=int, default=2000, help="at most this many windows")
+    p.add_argument("--min-agree", dest="min_agree", type=float, default=0.999)
+    p.add_argument("--tolerance", type=float, default=1e-4)
+    common(p)
+    p.set_defaults(func=cmd_parity)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
