@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -129,5 +130,69 @@ def test_screen_in_tmux(ctx):
             tm.close()
 
 
+def live_run(ctx, pcap, port, prefix):
+    """flowpicd replaying pcap endlessly (a live port: counters keep growing), 1 s windows."""
+    return subprocess.Popen(
+        [fptest.FLOWPICD, "--pcap", pcap, "--model", ctx.model,
+         "--set", "ports=['net_pcap0,rx_pcap=%s,infinite_rx=1']" % pcap,
+         "--set", "flow.clock=tsc", "--set", "flow.window=1", "--set", "flow.min_packets=1",
+         "--set", "flow.idle_timeout.tcp=1", "--set", "flow.idle_timeout.udp=1",
+         "--set", "export.metrics=127.0.0.1:%d" % port,
+         "--set", "eal.args=[--no-huge, --no-shconf, -m, '512', --file-prefix, %s, "
+         "--log-level, 'lib.eal:error']" % prefix],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_live_rates(ctx):
+    """While traffic flows: rates from /metrics and from telemetry agree with the counters."""
+    pcap = ctx.path("stat-live.pcap")
+    opsrun.make_capture(pcap, n_flows=6, seed=4)
+    port, prefix = opsrun.free_port(), "fpopsstat%d" % os.getpid()
+    url, sock = "http://127.0.0.1:%d/metrics" % port, "/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix
+    proc = live_run(ctx, pcap, port, prefix)
+    tm = None
+    try:
+        opsrun.wait_for("live metrics", lambda: opsrun.http_get(url, timeout=2)[0] == 200)
+
+        def rx_bytes():
+            m = opsrun.parse_metrics(opsrun.http_get(url)[2])
+            return sum(v for (n, _), v in m.items() if n == "flowpic_rx_bytes_total")
+        opsrun.wait_for("traffic", lambda: rx_bytes() > 0)
+        time.sleep(2.5)                     # past the first 1 s windows
+        t0, b0 = time.monotonic(), rx_bytes()
+        p = stat("--url", url, "--once", "--json", "--interval", "2")
+        t1, b1 = time.monotonic(), rx_bytes()
+        fptest.eq(p.returncode, 0, "flowpic-stat --url exit status: " + p.stderr)
+        own = 8.0 * (b1 - b0) / (t1 - t0)
+        s = json.loads(p.stdout)
+        fptest.eq(s["finished"], False, "live run not finished")
+        got = sum(c["bits_per_s"] for c in s["categories"])
+        if own <= 0 or not (0.3 * own <= got <= 3.0 * own):
+            raise fptest.Failure("--url: categories %.0f bit/s, counters grow %.0f bit/s" % (
+                got, own))
+        p = stat("--telemetry", sock, "--once", "--json")
+        fptest.eq(p.returncode, 0, "flowpic-stat --telemetry exit status: " + p.stderr)
+        tel = sum(c["bits_per_s"] for c in json.loads(p.stdout)["categories"])
+        if not (0.3 * own <= tel <= 3.0 * own):
+            raise fptest.Failure("--telemetry: categories %.0f bit/s, counters grow %.0f "
+                                 "bit/s" % (tel, own))
+        # the live screen shows non-zero rates
+        tm = Tmux("%s %s --url %s --interval 0.5" % (PY, opsrun.STAT, url))
+        screen = opsrun.wait_for("rates on the screen", lambda: (
+            lambda sc: sc if re.search(r"[0-9.]+ [kMG]bit/s", sc) else None)(tm.screen()),
+            timeout=20)
+        fptest.contains(screen, " live", "state line of a live run")
+    finally:
+        if tm is not None:
+            tm.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+    fptest.eq(rc, 0, "live flowpicd exit status")
+
+
 if __name__ == "__main__":
-    sys.exit(fptest.main([test_once_json, test_errors, test_screen_in_tmux]))
+    sys.exit(fptest.main([test_once_json, test_errors, test_screen_in_tmux, test_live_rates]))
