@@ -1,6 +1,7 @@
 # Builds the compact dataset of a lab run: fp-extract windows of labelled flows, grouped by class, gzipped.
 import argparse
 import collections
+import concurrent.futures
 import csv
 import gzip
 import io
@@ -65,20 +66,33 @@ def window_bytes(wf, i):
 
 def collect(run_dir, fp_extract, window, min_packets, groups):
     """Add the complete windows of run_dir's app flows to groups; return unmatched count."""
+    sessions = [json.loads(x) for x in open(os.path.join(run_dir, "sessions.jsonl")) if x.strip()]
+    # fp-extract runs (cached per session) in the background while the labeller reads captures
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+    jobs = {}
+    for rec in sessions:
+        pcap = os.path.join(run_dir, rec["pcap"])
+        if not os.path.exists(pcap):
+            continue
+        cache = os.path.join(os.path.dirname(pcap), "capture-%ds.windows" % window)
+        if not (os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap)):
+            jobs[rec["session"]] = pool.submit(extract, fp_extract, pcap, cache, window)
     label.label_run(run_dir)  # per-session results are cached, so this only reads new sessions
     manifest = os.path.join(run_dir, "manifest.jsonl")
-    sessions = [json.loads(x) for x in open(os.path.join(run_dir, "sessions.jsonl")) if x.strip()]
     flows = app_flows(manifest)
     unmatched = 0
     for rec in sessions:
         pcap = os.path.join(run_dir, rec["pcap"])
-        if not os.path.exists(pcap) or not flows.get(rec["session"]):
+        if not os.path.exists(pcap):
             continue
         cache = os.path.join(os.path.dirname(pcap), "capture-%ds.windows" % window)
-        if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap):
-            wf = fpwindows.read(cache)
-        else:
-            wf = extract(fp_extract, pcap, cache, window)
+        try:
+            wf = jobs[rec["session"]].result() if rec["session"] in jobs else fpwindows.read(cache)
+        except (RuntimeError, OSError, fpwindows.FormatError) as e:
+            print("skipping %s: %s" % (rec["session"], e), file=sys.stderr)
+            continue
+        if not flows.get(rec["session"]):
+            continue
         w = wf.windows
         for i in range(len(wf)):
             if w[i]["end_reason"] != END_TIME or w[i]["packets"] < min_packets:
@@ -96,6 +110,7 @@ def collect(run_dir, fp_extract, window, min_packets, groups):
                    "packets": int(w[i]["packets"]), "bytes": int(w[i]["bytes"]),
                    "n_records": int(w[i]["n_records"]), "truncated": int(w[i]["truncated"])}
             groups[(fl["category"], bool(fl["vpn"]))].append((row, window_bytes(wf, i)))
+    pool.shutdown()
     return unmatched
 
 
