@@ -1,6 +1,7 @@
 """Operator-interface test helpers: captures, a lingering flowpicd, HTTP and telemetry reads."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,6 +65,11 @@ def telemetry(path, cmd, timeout=5):
         return json.loads(s.recv(1 << 20).decode())[cmd.split(",")[0]]
     finally:
         s.close()
+
+
+def remove_runtime_dir(prefix):
+    """EAL leaves /var/run/dpdk/PREFIX behind; remove it once its process has exited."""
+    shutil.rmtree("/var/run/dpdk/%s" % prefix, ignore_errors=True)
 
 
 def wait_for(what, fn, timeout=60, step=0.2):
@@ -144,6 +150,7 @@ class Linger:
         rc = self.proc.returncode
         self.proc = None
         self.log.close()
+        remove_runtime_dir(self.prefix)
         if check and rc != 0:
             raise fptest.Failure("flowpicd exited %d after SIGTERM, expected 0:\n%s" % (
                 rc, open(self.log_path).read()[-3000:]))

@@ -180,7 +180,7 @@ def test_prometheus(ctx):
     opsrun.make_capture(pa, n_flows=12, seed=1)
     opsrun.make_capture(pb, n_flows=7, seed=2)
     opsrun.make_capture(pl, n_flows=6, seed=3)
-    live_port = opsrun.free_port()
+    live_port, live_prefix = opsrun.free_port(), "fpopslive%d" % os.getpid()
     live_log = open(ctx.path("live.log"), "w")
     # a live appliance: the capture replayed endlessly, so its counters keep growing
     live = subprocess.Popen(
@@ -191,7 +191,7 @@ def test_prometheus(ctx):
          "--set", "flow.min_packets=1",
          "--set", "export.metrics=127.0.0.1:%d" % live_port,
          "--set", "eal.args=[--no-huge, --no-shconf, -m, '512', --file-prefix, "
-         "fpopslive%d, --log-level, 'lib.eal:error']" % os.getpid()],
+         "%s, --log-level, 'lib.eal:error']" % live_prefix],
         stdout=live_log, stderr=subprocess.STDOUT)
     prom = None
     try:
@@ -247,6 +247,7 @@ def test_prometheus(ctx):
             live.kill()
             rc = live.wait()
         live_log.close()
+        opsrun.remove_runtime_dir(live_prefix)
     fptest.eq(rc, 0, "live flowpicd exit status after SIGTERM")
 
 

@@ -216,6 +216,7 @@ def test_summary_lines(ctx):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        opsrun.remove_runtime_dir("fpopssum%d" % os.getpid())
     if len(seen) < 3:
         raise fptest.Failure("fewer than 3 summary lines: %r" % seen)
     for line in seen:

@@ -191,6 +191,7 @@ def test_live_rates(ctx):
         except subprocess.TimeoutExpired:
             proc.kill()
             rc = proc.wait()
+        opsrun.remove_runtime_dir(prefix)
     fptest.eq(rc, 0, "live flowpicd exit status")
 
 
