@@ -16,8 +16,9 @@
  * Buffers (R = resolution, B = max_batch, M = values per picture between front and tail):
  *  - dense_in [B][R * R]: pictures taking the dense path, packed in the order they were set
  *    (their dense index); all zero between runs, written and cleared in O(cells);
- *  - tail_in [B][M]: per slot, the front's output (sparse front, dense front copy, or the
- *    empty picture's background); without a front it is dense_in itself, indexed by slot;
+ *  - tail_in [B][M]: per slot, the front's output, channels-last (from the sparse front, a
+ *    copy from the dense front, or the empty picture's background); without a front it is
+ *    dense_in itself, indexed by slot;
  *  - logits [B][n_classes], probs [B][n_classes].
  */
 
@@ -44,6 +45,8 @@ enum slot_state {
 #define SPARSE_COST_RATIO 1.15
 #define SPARSE_BIG_BYTES (2u << 20)
 #define SPARSE_REACH 0.25
+/* A sparse front needing more memory than this is not made (the model then runs dense). */
+#define SPARSE_MAX_BYTES ((size_t)512 << 20)
 
 struct fp_infer {
 	const struct fp_model *m;
@@ -56,6 +59,7 @@ struct fp_infer {
 	uint32_t front_end;		/* layers [0, front_end) are the front; 0: no front */
 	uint32_t tail_end;		/* layers [front_end, tail_end) run in the tail */
 	uint32_t sparse_max_nnz;
+	size_t sparse_bytes;		/* when the front was too large to make, else 0 */
 	size_t mid_floats;		/* values per picture entering the tail */
 	struct dnn_env env;
 	struct dnn_net *front;		/* dense front, NULL without a front */
@@ -338,6 +342,8 @@ describe_build(struct fp_infer *ctx, int plain)
 	if (ctx->sp != NULL)
 		desc_add(ctx, "; sparse front: layers 1-%u, auto up to %u cells",
 				ctx->front_end, ctx->sparse_max_nnz);
+	else if (ctx->sparse_bytes > 0)
+		desc_add(ctx, "; no sparse front (it would need %zu MB)", ctx->sparse_bytes >> 20);
 	else
 		desc_add(ctx, "; no sparse front");
 	if (ctx->front != NULL)
@@ -470,6 +476,10 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 		m->n_layers - 1 : m->n_layers;
 	if (ctx->front_end > ctx->tail_end)
 		ctx->front_end = ctx->tail_end;
+	if (ctx->front_end > 0 && sp_front_bytes(m, ctx->front_end) > SPARSE_MAX_BYTES) {
+		ctx->sparse_bytes = sp_front_bytes(m, ctx->front_end);
+		ctx->front_end = 0;
+	}
 	if (ctx->front_end > 0) {
 		fl = &m->layers[ctx->front_end - 1];
 		ctx->mid_floats = (size_t)fl->out_c * fl->out_h * fl->out_w;
@@ -477,7 +487,11 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 		ctx->mid_floats = ctx->pic_floats;
 	}
 	if (p->path == FP_INFER_PATH_SPARSE && ctx->front_end == 0) {
-		set_err(err, errlen, "sparse path asked for but the model does not start with a conv2d");
+		if (ctx->sparse_bytes > 0)
+			set_err(err, errlen, "sparse path asked for but its front would need %zu MB",
+					ctx->sparse_bytes >> 20);
+		else
+			set_err(err, errlen, "sparse path asked for but the model does not start with a conv2d");
 		fp_infer_free(ctx);
 		errno = EINVAL;
 		return NULL;

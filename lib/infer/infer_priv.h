@@ -104,6 +104,10 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 void
 sp_front_free(struct sp_front *sp);
 
+/* Most bytes the sparse front of layers [0, n_layers) of m needs (before it is created). */
+size_t
+sp_front_bytes(const struct fp_model *m, uint32_t n_layers);
+
 /* Start a new picture. */
 void
 sp_front_begin(struct sp_front *sp);

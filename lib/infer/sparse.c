@@ -947,6 +947,32 @@ sp_front_free(struct sp_front *sp)
 	free(sp);
 }
 
+size_t
+sp_front_bytes(const struct fp_model *m, uint32_t n_layers)
+{
+	size_t bytes = (size_t)m->resolution * m->resolution * 2 * sizeof(float);
+	uint32_t i, j;
+
+	for (i = 0; i < n_layers; i++) {
+		const struct fp_layer *l = &m->layers[i];
+		size_t n_pos = (size_t)l->out_h * l->out_w, cp = (l->out_c + SP_V - 1) / SP_V * SP_V;
+		int relu = 0;
+
+		if (l->type != FP_LAYER_CONV2D && l->type != FP_LAYER_MAXPOOL)
+			continue;
+		for (j = i + 1; j < n_layers && m->layers[j].type != FP_LAYER_CONV2D &&
+				m->layers[j].type != FP_LAYER_MAXPOOL; j++)
+			relu |= m->layers[j].type == FP_LAYER_RELU;
+		/* work, background (twice with a relu, at most), dirty and all lists, bitmap */
+		bytes += n_pos * cp * sizeof(float) * (relu ? 3 : 2) + n_pos * 2 * sizeof(uint32_t) +
+			n_pos / 8;
+		if (l->type == FP_LAYER_CONV2D)
+			bytes += (size_t)l->kernel * (l->kernel + l->stride) * l->in_c * cp *
+				sizeof(float);
+	}
+	return bytes;
+}
+
 struct sp_front *
 sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t errlen)
 {
