@@ -609,8 +609,9 @@ int
 fp_infer_set_input(struct fp_infer *ctx, uint32_t slot, const struct fp_flowpic *pic)
 {
 	const struct fp_cell *cells;
+	uint32_t i, nnz, d, *idx;
 	enum fp_norm norm;
-	uint32_t i, nnz, d;
+	float *img;
 
 	if (ctx == NULL || pic == NULL || slot >= ctx->max_batch ||
 			fp_flowpic_resolution(pic) != ctx->res)
@@ -631,17 +632,21 @@ fp_infer_set_input(struct fp_infer *ctx, uint32_t slot, const struct fp_flowpic 
 		ctx->state[slot] = SLOT_SPARSE;
 		return 0;
 	}
+	/*
+	 * Into the zeroed dense input, cell by cell (what fp_flowpic_to_dense() does with
+	 * dst_is_zero, with the tabulated normalisation), remembering the cells to clear.
+	 */
 	d = dense_slot(ctx, slot);
-	fp_flowpic_to_dense(pic, ctx->dense_in + (size_t)d * ctx->pic_floats, norm, 1);
-	if (nnz <= ctx->clear_cap) {
-		uint32_t *idx = ctx->clear_idx + (size_t)d * ctx->clear_cap;
+	img = ctx->dense_in + (size_t)d * ctx->pic_floats;
+	idx = ctx->clear_idx + (size_t)d * ctx->clear_cap;
+	for (i = 0; i < nnz; i++) {
+		uint32_t n = cells[i].count;
 
-		for (i = 0; i < nnz; i++)
+		img[cells[i].idx] = n < NORM_LUT ? ctx->norm_lut[n] : fp_norm_apply(norm, n);
+		if (i < ctx->clear_cap)
 			idx[i] = cells[i].idx;
-		ctx->clear_n[d] = nnz;
-	} else {
-		ctx->clear_n[d] = CLEAR_ALL;
 	}
+	ctx->clear_n[d] = nnz <= ctx->clear_cap ? nnz : CLEAR_ALL;
 	ctx->state[slot] = SLOT_DENSE;
 	return 0;
 }
