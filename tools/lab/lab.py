@@ -42,18 +42,25 @@ class Run:
 
 
 def parse_slots(text):
+    """'voip=5,chat=4@0' -> [('voip', None), ... ('chat', 0.0), ...]; @share sets the VPN share."""
     slots = []
     for part in text.split(","):
         if not part.strip():
             continue
         cat, n = part.split("=")
+        share = None
+        if "@" in n:
+            n, share = n.split("@")
+            share = float(share)
+            if not 0.0 <= share <= 1.0:
+                raise SystemExit("VPN share out of [0, 1] in --slots: %s" % part)
         if cat not in apps.CATEGORIES:
             raise SystemExit("unknown category in --slots: %s" % cat)
-        slots += [cat] * int(n)
+        slots += [(cat, share)] * int(n)
     return slots
 
 
-def slot_worker(run, slot_no, category, t_stop):
+def slot_worker(run, slot_no, category, vpn_share, t_stop):
     """Run sessions of one category back to back until t_stop; each drawn from the slot's RNG."""
     rng = random.Random("%d-%s-%d" % (run.seed, category, slot_no))
     choices = apps.for_category(category, run.args.apps)
@@ -67,7 +74,7 @@ def slot_worker(run, slot_no, category, t_stop):
             break
         app = choices[k % len(choices)]
         k += 1
-        vpn = rng.random() < run.args.vpn_share
+        vpn = rng.random() < (run.args.vpn_share if vpn_share is None else vpn_share)
         want = rng.uniform(run.args.min_session, run.args.max_session)
         dur = min(left - 5, want)
         params = app.draw(rng, dur)
@@ -99,20 +106,21 @@ def cmd_run(args):
     labnet.cleanup(run.tag)
     run.log("content in %s" % run.content)
     content.make_all(run.content, args.content_seed, os.path.join(run.out, "content.log"),
-                     set(slots))
+                     {cat for cat, _ in slots})
     t0 = time.time()
     t_stop = t0 + args.duration
-    meta = {"seed": args.seed, "content_seed": args.content_seed, "tag": run.tag, "duration_s": args.duration, "slots": args.slots,
+    meta = {"seed": args.seed, "content_seed": args.content_seed, "tag": run.tag,
+            "duration_s": args.duration, "slots": args.slots,
             "vpn_share": args.vpn_share,
             "first_slot": args.first_slot, "apps": args.apps, "min_session": args.min_session,
             "max_session": args.max_session, "t_start": t0, "argv": sys.argv}
     with open(os.path.join(run.out, "run.json"), "w") as f:
         json.dump(meta, f, indent=1)
     threads = []
-    for i, cat in enumerate(slots):
+    for i, (cat, share) in enumerate(slots):
         if i < args.first_slot:
             continue
-        th = threading.Thread(target=slot_worker, args=(run, i, cat, t_stop), daemon=True)
+        th = threading.Thread(target=slot_worker, args=(run, i, cat, share, t_stop), daemon=True)
         th.start()
         threads.append(th)
         time.sleep(args.stagger)
@@ -135,7 +143,8 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output directory (captures, manifest, logs)")
     p.add_argument("--duration", type=float, default=6300, help="wall-clock seconds to record")
     p.add_argument("--slots", default=DEFAULT_SLOTS,
-                   help="parallel sessions per category, e.g. %s" % DEFAULT_SLOTS)
+                   help="parallel sessions per category, e.g. %s; CAT=N@S gives those "
+                        "slots their own VPN share S" % DEFAULT_SLOTS)
     p.add_argument("--apps", default=None, help="comma list of application names to use (default all)")
     p.add_argument("--vpn-share", type=float, default=0.4, help="share of sessions run inside OpenVPN")
     p.add_argument("--min-session", type=float, default=300, help="shortest session, seconds")
