@@ -77,7 +77,10 @@ def window_bytes(wf, i):
 
 def collect(run_dir, fp_extract, window, min_packets, groups):
     """Add the complete windows of run_dir's app flows to groups; return unmatched count."""
-    sessions = [json.loads(x) for x in open(os.path.join(run_dir, "sessions.jsonl")) if x.strip()]
+    path = os.path.join(run_dir, "sessions.jsonl")
+    if not os.path.exists(path):
+        return 0
+    sessions = [json.loads(x) for x in open(path) if x.strip()]
     # fp-extract runs (cached per session) in the background while the labeller reads captures
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
     jobs = {}
