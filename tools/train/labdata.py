@@ -7,6 +7,9 @@ Everything else in tools/train reads lab data only through load(). It accepts:
     written it, else by tools/lab/label.py on the session record (same rules). Each capture
     goes through fp-extract (cached in the work directory); a window takes the label of the
     manifest flow with its 5-tuple (either orientation) in the same session;
+  * a lab dataset (models/datasets/<name>/, tools/lab/dataset.py): <class>.windows.gz files
+    and labels.csv (file, row, category, app, vpn, session, 5-tuple, ...), one row per
+    window; the files are unpacked into the work directory;
   * a directory of labelled windows: *.windows files each with a sibling
     <name>.labels.jsonl, one JSON line per window of the file in order:
     {"category": ..., "app": ..., "vpn": false, "flow": "..."} or null for an unlabelled
@@ -15,10 +18,13 @@ Everything else in tools/train reads lab data only through load(). It accepts:
 A Part is one .windows file with one label per window (None for noise, never trained on).
 Flow ids are unique across parts (session name + 5-tuple), so splits by flow are safe.
 """
+import csv
 import glob
+import gzip
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -44,13 +50,19 @@ class DataError(Exception):
 
 
 def _extract(pcap, out, fp_extract):
-    """fp-extract pcap -> out, skipped when out is newer than the capture."""
+    """fp-extract pcap -> out, skipped when out is newer than the capture. A session's capture
+    holds few flows, so a small flow table (much cheaper to sweep) gives the same windows;
+    should a flow be evicted all the same, the capture is extracted with the default table."""
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(pcap):
         return out
-    p = subprocess.run([fp_extract, "--pcap", pcap, "--out", out, "--quiet"],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        raise DataError("fp-extract %s failed: %s" % (pcap, p.stderr.strip()))
+    for table in (["--table-size", "4096"], []):
+        p = subprocess.run([fp_extract, "--pcap", pcap, "--out", out] + table,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise DataError("fp-extract %s failed: %s" % (pcap, p.stderr.strip()))
+        m = re.search(r"evicted (\d+)", p.stderr)
+        if m is None or int(m.group(1)) == 0:
+            break
     return out
 
 
@@ -91,9 +103,10 @@ def _label_windows(wf, rows, session):
         if r is None:
             labels.append(None)
             continue
+        flow = "%s/%s:%s:%d:%s:%d" % (session, r["proto"], r["src"], r["sport"], r["dst"],
+                                      r["dport"])
         labels.append({"category": r["category"], "app": r["app"], "vpn": bool(r["vpn"]),
-                       "flow": "%s/%s:%s:%d:%s:%d" % (session, r["proto"], r["src"],
-                                                      r["sport"], r["dst"], r["dport"])})
+                       "session": session, "flow": flow})
     return labels
 
 
@@ -138,6 +151,38 @@ def _load_run(run_dir, work, fp_extract):
     return parts
 
 
+def _load_dataset(d, work):
+    rows = {}
+    with open(os.path.join(d, "labels.csv"), newline="") as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(r["file"], {})[int(r["row"])] = r
+    os.makedirs(work, exist_ok=True)
+    parts = []
+    for gz in sorted(glob.glob(os.path.join(d, "*.windows.gz"))):
+        base = os.path.basename(gz)[:-len(".windows.gz")]
+        out = os.path.join(work, base + ".windows")
+        if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(gz):
+            with gzip.open(gz, "rb") as g, open(out + ".tmp", "wb") as f:
+                for block in iter(lambda: g.read(1 << 20), b""):
+                    f.write(block)
+            os.replace(out + ".tmp", out)
+        n = len(fpwindows.read(out))
+        mine = rows.get(os.path.basename(gz), {})
+        labels = []
+        for i in range(n):
+            r = mine.get(i)
+            if r is None:
+                raise DataError("%s: window %d has no row in labels.csv" % (gz, i))
+            vpn = r["vpn"].strip().lower() in ("1", "true", "yes")
+            labels.append({"category": r["category"], "app": r["app"], "vpn": vpn,
+                           "session": r["session"],
+                           "flow": "%s/%s:%s:%s:%s:%s" % (r["session"], r["proto"], r["src"],
+                                                          r["src_port"], r["dst"],
+                                                          r["dst_port"])})
+        parts.append(Part(out, labels, base))
+    return parts
+
+
 def _load_labelled(d):
     parts = []
     for w in sorted(glob.glob(os.path.join(d, "*.windows"))):
@@ -159,6 +204,8 @@ def load(sources, work, fp_extract):
     for i, src in enumerate(sources):
         if os.path.exists(os.path.join(src, "sessions.jsonl")):
             parts += _load_run(src, os.path.join(work, "run%d" % i), fp_extract)
+        elif os.path.exists(os.path.join(src, "labels.csv")):
+            parts += _load_dataset(src, os.path.join(work, "dataset%d" % i))
         elif glob.glob(os.path.join(src, "*.windows")):
             parts += _load_labelled(src)
         else:

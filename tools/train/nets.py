@@ -135,6 +135,10 @@ class Runner:
             return self.net(pics.dense_batch(idx))
         n, pic, row, col, val = pics.sparse_batch(idx)
         x = sparse_conv(self.net[0], n, pic, row, col, val, self.res)
-        for mod in list(self.net)[1:]:
+        mods = list(self.net)[1:]
+        if len(mods) >= 2 and isinstance(mods[0], nn.ReLU) and isinstance(mods[1], nn.MaxPool2d):
+            # max-pooling commutes with relu (both monotone): pool first, relu on 1/4 the values
+            mods[0], mods[1] = mods[1], mods[0]
+        for mod in mods:
             x = mod(x)
         return x

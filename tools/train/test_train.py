@@ -188,6 +188,18 @@ def test_sparse_conv(tmp):
         d = float((dense - sp).abs().max())
         if d > 1e-5:
             raise AssertionError("sparse conv at %d differs by %g" % (res, d))
+    # The whole paper network: sparse front (pooling before relu) against the dense module.
+    m = fpmodel.paper_net(["a", "b", "c"])
+    net = nets.build(m).eval()
+    cells = [rng.choice(1500 * 1500, 300, replace=False) for _ in range(2)]
+    ps = picset.PicSet(1500, np.array([0, 300, 600]), np.concatenate(cells),
+                       rng.random(600).astype(np.float32) * 3, [{}] * 2)
+    with torch.no_grad():
+        a = nets.Runner(net, 1500, sparse=True)(ps, [0, 1])
+        b = nets.Runner(net, 1500, sparse=False)(ps, [0, 1])
+    d = float((a - b).abs().max())
+    if d > 1e-4:
+        raise AssertionError("paper network, sparse front differs by %g" % d)
 
 
 def synthetic(tmp, n_per_class=30):

@@ -65,12 +65,31 @@ def tool(args, name, sub):
     return path
 
 
+def excluded_sessions(manifests):
+    """Session names of the flows listed in manifests (e.g. the sample capture's)."""
+    out = set()
+    for path in manifests or []:
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    s = json.loads(line).get("session")
+                    if s:
+                        out.add(s)
+    return out
+
+
 def load_pics(args, res, direction="both", norm="log1p"):
     fp_extract = tool(args, "fp_extract", "extract")
     fp_pics = tool(args, "fp_pics", "train")
     parts = labdata.load(args.data, os.path.join(args.work, "windows"), fp_extract)
     pics = picset.build(parts, res, os.path.join(args.work, "pics"), fp_pics, direction, norm,
                         args.min_packets)
+    skip = excluded_sessions(getattr(args, "exclude", None))
+    if skip:
+        keep = [i for i, m in enumerate(pics.meta) if m.get("session") not in skip]
+        log("excluding %d windows of %d sessions listed in %s" % (
+            len(pics) - len(keep), len(skip), ", ".join(args.exclude)))
+        pics = pics.subset(keep)
     return parts, pics
 
 
@@ -252,6 +271,8 @@ def main(argv):
         p.add_argument("--lr", type=float, default=1e-3)
         p.add_argument("--max-seconds", dest="max_seconds", type=float, default=None,
                        help="stop training after this many seconds (best epoch kept)")
+        p.add_argument("--exclude", action="append",
+                       help="manifest (.jsonl) whose sessions are left out, e.g. the sample's")
 
     def resolutions(text):
         return [int(x) for x in text.split(",")]
