@@ -16,21 +16,7 @@ pkgs=(
 	tcpdump iproute2 ethtool iputils-ping curl
 )
 
-missing=()
-for p in "${pkgs[@]}"; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[[ "$st" == "install ok installed" ]] || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	if [[ $(id -u) -ne 0 ]]; then
-		echo "bootstrap: missing Debian packages: ${missing[*]}; run as root to install them" >&2
-		exit 1
-	fi
-	echo "bootstrap: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$top/tools/apt-ensure.sh" "${pkgs[@]}"
 
 if [[ ! -f "$build/build.ninja" ]]; then
 	meson setup "$build" "$top" ${FLOWPIC_MESON_ARGS:-}
