@@ -1,0 +1,32 @@
+#!/bin/sh
+# Regenerates a lab dataset from its seed: record, label, extract windows, report (one command).
+#
+#   tools/lab/make-dataset.sh [SEED] [RUN_DIR] [DATASET_DIR]
+#
+# Defaults: seed 2026, /work/lab-runs/run-s<SEED>, models/datasets/lab-s<SEED>. Needs root,
+# tools/lab/install-deps.sh done, and fp-extract (FP_EXTRACT=path, else built here with meson
+# into $FLOWPIC_BUILD or ./build). Recording takes DURATION seconds (default 6300) plus content
+# making and labelling: under two hours on a 2-core machine.
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+seed=${1:-2026}
+run=${2:-/work/lab-runs/run-s$seed}
+ds=${3:-$top/models/datasets/lab-s$seed}
+duration=${DURATION:-6300}
+# the slots of the shipped dataset: 24 default slots, 18 more, then 8 plain-only chat/browsing
+slots=${SLOTS:-voip=5,video=4,chat=4,browsing=5,file_transfer=6,voip=3,video=4,chat=2,browsing=4,file_transfer=5,chat=6@0,browsing=2@0}
+
+fpx=${FP_EXTRACT:-}
+if [ -z "$fpx" ]; then
+	build=${FLOWPIC_BUILD:-$top/build}
+	if [ ! -d "$build" ]; then
+		meson setup "$build" "$top"
+	fi
+	ninja -C "$build" tools/extract/fp-extract
+	fpx="$build/tools/extract/fp-extract"
+fi
+
+"$top/tools/lab/run.sh" --seed "$seed" --out "$run" --duration "$duration" --slots "$slots" --quiet
+/usr/bin/python3 "$top/tools/lab/dataset.py" --run "$run" --out "$ds" --fp-extract "$fpx"
+/usr/bin/python3 "$top/tools/lab/report.py" "$ds"
