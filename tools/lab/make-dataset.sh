@@ -5,7 +5,7 @@
 #
 # Defaults: seed 2026, /work/lab-runs/run-s<SEED>, models/datasets/lab-s<SEED>. Needs root,
 # tools/lab/install-deps.sh done, and fp-extract (FP_EXTRACT=path, else built here with meson
-# into $FLOWPIC_BUILD or ./build). Recording takes DURATION seconds (default 6300) plus content
+# into $FLOWPIC_BUILD or ./build). Recording takes DURATION seconds (default 6000) plus content
 # making and labelling: under two hours on a 2-core machine.
 set -eu
 
@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 seed=${1:-2026}
 run=${2:-/work/lab-runs/run-s$seed}
 ds=${3:-$top/models/datasets/lab-s$seed}
-duration=${DURATION:-6300}
+duration=${DURATION:-6000}
 # the slots of the shipped dataset: 24 default slots, 18 more, then 8 plain-only chat/browsing
 slots=${SLOTS:-voip=5,video=4,chat=4,browsing=5,file_transfer=6,voip=3,video=4,chat=2,browsing=4,file_transfer=5,chat=6@0,browsing=2@0}
 
