@@ -1,11 +1,14 @@
 #!/bin/sh
 # experiments.sh: one experiment (1..5), or the shipped models ("ship"), on the lab data, then
 # the tables of models/README.md. Usage: tools/train/experiments.sh N|ship [DATA_DIR...]
+# Environment: FLOWPIC_BUILD (build dir), FLOWPIC_TRAIN_RES (resolutions, default 32,64,1500),
+# FLOWPIC_TRAIN_ARGS (more train.py options, e.g. "--max-seconds 600").
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FLOWPIC_BUILD:-$top/build}
 py=/usr/bin/python3
+res=${FLOWPIC_TRAIN_RES:-32,64,1500}
 
 [ $# -ge 1 ] || { echo "usage: $0 1|2|3|4|5|ship [DATA_DIR...]" >&2; exit 2; }
 what=$1
@@ -14,12 +17,13 @@ shift
 ninja -C "$build" tools/extract/fp-extract tools/train/fp-pics tools/train/fp-predict >/dev/null
 
 if [ $# -eq 0 ]; then
-	# Default data: the lab's dataset when committed, else the newest lab run.
-	set -- $(ls -d "$top"/models/datasets/*/ 2>/dev/null | head -n 1)
-	[ $# -gt 0 ] || set -- $(ls -dt /work/lab-runs/run-*/ 2>/dev/null | head -n 1)
-	[ $# -gt 0 ] || { echo "$0: no lab data found; pass DATA_DIR" >&2; exit 1; }
+	# Default data: the lab's recordings (every window flowpicd classifies, parts of one run
+	# recorded side by side) when present, else the committed lab datasets (complete windows).
+	set -- $(ls -d ${FLOWPIC_LAB_RUNS:-/work/lab-runs}/run-*/ 2>/dev/null)
+	[ $# -gt 0 ] || set -- $(ls -d "$top"/models/datasets/*/ 2>/dev/null)
+	[ $# -gt 0 ] || { echo "$0: no lab data found; pass DATA_DIR..." >&2; exit 1; }
 fi
-data=""
+data="--work $build/train-work"
 for d in "$@"; do
 	data="$data --data $d"
 done
@@ -27,12 +31,15 @@ done
 # shellcheck disable=SC2086
 case $what in
 1|2|3|4|5)
-	$py "$top/tools/train/train.py" experiment "$what" --res 32,64,1500 --build "$build" $data
+	$py "$top/tools/train/train.py" experiment "$what" --res "$res" --build "$build" $data \
+		${FLOWPIC_TRAIN_ARGS:-}
 	;;
 ship)
-	for r in 32 64 1500; do
+	# The sample capture's sessions are left out, so the accuracy test sees unseen traffic.
+	for r in $(echo "$res" | tr , ' '); do
 		$py "$top/tools/train/train.py" ship --res $r --out "$top/models/flowpic-$r.fpm" \
-			--build "$build" $data
+			--exclude "$top/models/samples/sample.manifest.jsonl" --build "$build" $data \
+			${FLOWPIC_TRAIN_ARGS:-}
 	done
 	;;
 *)

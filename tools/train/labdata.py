@@ -79,9 +79,9 @@ def _flow_rows(run_dir, rec, manifest, work):
     sys.path.insert(0, os.path.join(TOP, "tools", "lab"))
     import label  # noqa: E402  (the lab's own labelling rules)
     rows = label.label_session(rec, run_dir)
-    with open(cache + ".tmp", "w") as f:
+    with open(cache + ".tmp%d" % os.getpid(), "w") as f:
         json.dump(rows, f)
-    os.replace(cache + ".tmp", cache)
+    os.replace(cache + ".tmp%d" % os.getpid(), cache)
     return rows
 
 
@@ -144,9 +144,9 @@ def _load_run(run_dir, work, fp_extract):
             wf = fpwindows.read(out)
             labels = _label_windows(wf, _flow_rows(run_dir, rec, manifest, work),
                                     rec["session"])
-            with open(cache + ".tmp", "w") as f:
+            with open(cache + ".tmp%d" % os.getpid(), "w") as f:
                 json.dump(labels, f)
-            os.replace(cache + ".tmp", cache)
+            os.replace(cache + ".tmp%d" % os.getpid(), cache)
         parts.append(Part(out, labels, rec["session"]))
     return parts
 
@@ -162,10 +162,10 @@ def _load_dataset(d, work):
         base = os.path.basename(gz)[:-len(".windows.gz")]
         out = os.path.join(work, base + ".windows")
         if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(gz):
-            with gzip.open(gz, "rb") as g, open(out + ".tmp", "wb") as f:
+            with gzip.open(gz, "rb") as g, open(out + ".tmp%d" % os.getpid(), "wb") as f:
                 for block in iter(lambda: g.read(1 << 20), b""):
                     f.write(block)
-            os.replace(out + ".tmp", out)
+            os.replace(out + ".tmp%d" % os.getpid(), out)
         n = len(fpwindows.read(out))
         mine = rows.get(os.path.basename(gz), {})
         labels = []

@@ -50,13 +50,15 @@ def _summary_row(r, readme_dir):
     goal = GOALS.get(r["experiment"])
     sp = r["split"]
     png = os.path.relpath(r["_png"], readme_dir)
-    return ("| %s | %s | %dx%d %s | %s | %s | %d / %d / %d | %d | %.0f s | %d KB | [png](%s) |"
+    return ("| %s | %s | %dx%d %s | %s | %s | %d / %d / %d | %d | %.0f s | %d KB | [png](%s) "
+            "| `%s` |"
             % (r["experiment"], r["title"], r["resolution"], r["resolution"], r["network"],
                _pct(r["accuracy"]),
                "-" if goal is None else ("%s %s" % (_pct(goal), "met" if r["accuracy"] >= goal
                                                     else "not met")),
                sp["train"]["windows"], sp["val"]["windows"], sp["test"]["windows"],
-               r["epochs"], r["train_seconds"], round(r["model_bytes"] / 1024), png))
+               r["epochs"], r["train_seconds"], round(r["model_bytes"] / 1024), png,
+               r["data_digest"][7:15]))
 
 
 def section(results, readme_dir):
@@ -71,11 +73,12 @@ def section(results, readme_dir):
         out += ["No experiment has been run yet.", ""]
     else:
         digests = sorted({r["data_digest"] for r in rs})
-        out += ["Data: %s (digest %s)." % (", ".join(sorted({d for r in rs for d in r["data"]})),
-                                           ", ".join(digests)), ""]
+        out += ["Data: %s; digests: %s (the digest column says which data each row used)."
+                % (", ".join(sorted({d for r in rs for d in r["data"]})),
+                   ", ".join("`%s`" % d for d in digests)), ""]
         out += ["| exp | task | input, network | accuracy | goal | windows train / val / test "
-                "| epochs | training time | model size | confusion |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                "| epochs | training time | model size | confusion | data digest |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in rs:
             out.append(_summary_row(r, readme_dir))
         out.append("")
