@@ -14,8 +14,8 @@ seed=${1:-2026}
 run=${2:-/work/lab-runs/run-s$seed}
 ds=${3:-$top/models/datasets/lab-s$seed}
 duration=${DURATION:-6000}
-# the slots of the shipped dataset: 24 default slots, 18 more, then 8 plain-only chat/browsing
-slots=${SLOTS:-voip=5,video=4,chat=4,browsing=5,file_transfer=6,voip=3,video=4,chat=2,browsing=4,file_transfer=5,chat=6@0,browsing=2@0}
+# the slots of the shipped dataset: 24 default slots, 18 more, 8 plain-only chat/browsing, 7 more
+slots=${SLOTS:-voip=5,video=4,chat=4,browsing=5,file_transfer=6,voip=3,video=4,chat=2,browsing=4,file_transfer=5,chat=6@0,browsing=2@0,video=3@1,chat=3@0,browsing=1@0}
 
 fpx=${FP_EXTRACT:-}
 if [ -z "$fpx" ]; then
