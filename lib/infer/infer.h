@@ -75,7 +75,8 @@ struct fp_verdict {
 	float confidence;	/**< largest probability */
 	const float *probs;	/**< n_classes probabilities, owned by the context, valid until
 				 *   the next fp_infer_run() or fp_infer_free() */
-	enum fp_infer_path path; /**< FP_INFER_PATH_DENSE or FP_INFER_PATH_SPARSE: how it ran */
+	enum fp_infer_path path; /**< FP_INFER_PATH_SPARSE when the picture went through the
+				  *   sparse front, else FP_INFER_PATH_DENSE (also an empty slot) */
 };
 
 /** Creation parameters; fp_infer_params_init() sets the defaults. */
