@@ -3,8 +3,8 @@
 Everything else in tools/train reads lab data only through load(). It accepts:
 
   * a lab run directory (tools/lab/run.sh --out DIR): DIR/sessions.jsonl lists the finished
-    sessions and their captures; flows are labelled by DIR/manifest.jsonl when the run has
-    written it, else by tools/lab/label.py on the session record (same rules). Each capture
+    sessions and their captures; flows are labelled by DIR/manifest.jsonl when it lists the
+    session, else by the lab's rule (tools/lab/label.py) on the session record. Each capture
     goes through fp-extract (cached in the work directory); a window takes the label of the
     manifest flow with its 5-tuple (either orientation) in the same session;
   * a lab dataset (models/datasets/<name>/, tools/lab/dataset.py): <class>.windows.gz files
@@ -66,22 +66,31 @@ def _extract(pcap, out, fp_extract):
     return out
 
 
-def _flow_rows(run_dir, rec, manifest, work):
-    """The session's manifest rows; labelled here by the lab's own rules (cached) when the
-    run has not written its manifest yet."""
-    if manifest is not None:
-        return manifest.get(rec["session"], [])
-    cache = os.path.join(work, rec["session"] + ".flows.json")
-    pcap = os.path.join(run_dir, rec["pcap"])
-    if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap):
-        with open(cache) as f:
-            return json.load(f)
+def _flow_rows(wf, rec, manifest):
+    """The session's manifest rows. A session the run's manifest does not list yet (the run
+    is still recording) is labelled by the lab's rule applied to the windows' 5-tuples: a
+    flow between the session's two link addresses to one of its server ports is the
+    application (auxiliary server ports, e.g. RTCP, excepted: tools/lab/label.py)."""
+    if manifest is not None and rec["session"] in manifest:
+        return manifest[rec["session"]]
     sys.path.insert(0, os.path.join(TOP, "tools", "lab"))
-    import label  # noqa: E402  (the lab's own labelling rules)
-    rows = label.label_session(rec, run_dir)
-    with open(cache + ".tmp%d" % os.getpid(), "w") as f:
-        json.dump(rows, f)
-    os.replace(cache + ".tmp%d" % os.getpid(), cache)
+    import label  # noqa: E402  (the lab's own aux-port rule)
+    aux = label.aux_ports(rec)
+    ports = {(proto, port) for proto, port in rec["server_ports"]} - aux
+    ends = {rec["client_ip"], rec["server_ip"]}
+    server = rec["server_ip"]
+    rows = []
+    for i in range(len(wf)):
+        w = wf.windows[i]
+        proto = PROTO_NAMES.get(int(w["proto"]))
+        src, dst = wf.src(i), wf.dst(i)
+        sp, dp = int(w["src_port"]), int(w["dst_port"])
+        if {src, dst} != ends or proto is None:
+            continue
+        if ((proto, dp) in ports and dst == server) or ((proto, sp) in ports and src == server):
+            rows.append({"proto": proto, "src": src, "sport": sp, "dst": dst, "dport": dp,
+                         "label": "app", "category": rec["category"], "app": rec["app"],
+                         "vpn": rec["vpn"]})
     return rows
 
 
@@ -134,16 +143,16 @@ def _load_run(run_dir, work, fp_extract):
         if not os.path.exists(pcap):
             continue
         out = _extract(pcap, os.path.join(work, rec["session"] + ".windows"), fp_extract)
-        cache = os.path.join(work, rec["session"] + (".labels-m.json" if manifest is not None
+        listed = manifest is not None and rec["session"] in manifest
+        cache = os.path.join(work, rec["session"] + (".labels-m.json" if listed
                                                      else ".labels.json"))
         if os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(out) and (
-                manifest is None or os.path.getmtime(cache) >= os.path.getmtime(mpath)):
+                not listed or os.path.getmtime(cache) >= os.path.getmtime(mpath)):
             with open(cache) as f:
                 labels = json.load(f)
         else:
             wf = fpwindows.read(out)
-            labels = _label_windows(wf, _flow_rows(run_dir, rec, manifest, work),
-                                    rec["session"])
+            labels = _label_windows(wf, _flow_rows(wf, rec, manifest), rec["session"])
             with open(cache + ".tmp%d" % os.getpid(), "w") as f:
                 json.dump(labels, f)
             os.replace(cache + ".tmp%d" % os.getpid(), cache)

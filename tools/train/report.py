@@ -31,7 +31,9 @@ def _load(results):
             r = json.load(f)
         r["_png"] = os.path.splitext(p)[0] + ".png"
         rs.append(r)
-    return rs
+    order = {"ship": 0}
+    return sorted(rs, key=lambda r: (order.get(r["experiment"], 1), r["experiment"],
+                                     r["resolution"]))
 
 
 def _pct(x):
@@ -69,6 +71,25 @@ def section(results, readme_dir):
            "`models/experiments/expN-R.json` and the confusion matrix `expN-R.png`. Splits are "
            "by flow (no flow has windows in two of train / validation / test). Accuracy is on "
            "the test windows; time is training time on this 2-core machine.", ""]
+    ships = [r for r in rs if r["experiment"] == "ship"]
+    if ships:
+        out += ["### Shipped models", "",
+                "flowpicd loads `models/flowpic-32.fpm` by default (configuration key "
+                "`model.path`): the smallest and cheapest to run of the three (accuracies of "
+                "each on its test windows below); `--model "
+                "models/flowpic-64.fpm` or `models/flowpic-1500.fpm` selects another. Each has "
+                "its model card beside it (`models/flowpic-R.md`). They are trained on plain "
+                "and VPN windows of the lab, without the sessions cut into the sample capture "
+                "(`models/samples/`), so the accuracy test replays traffic they never saw.", "",
+                "| model | accuracy (test windows) | weights | file size | training time | card |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for r in sorted(ships, key=lambda r: r["resolution"]):
+            name = os.path.basename(r["model"])
+            out.append("| `%s` | %s | %d | %d KB | %.0f s | [%s](%s) |" % (
+                name, _pct(r["accuracy"]), r["params"], round(r["model_bytes"] / 1024),
+                r["train_seconds"], os.path.splitext(name)[0] + ".md",
+                os.path.splitext(name)[0] + ".md"))
+        out.append("")
     if not rs:
         out += ["No experiment has been run yet.", ""]
     else:
@@ -114,7 +135,7 @@ def update_readme(results, readme):
     print("updated %s from %d results" % (readme, len(_load(results))))
 
 
-def write_card(r, path):
+def write_card(r, path, png=None):
     sp = r["split"]
     lines = [
         "# Model card: %s" % os.path.basename(r["model"]), "",
@@ -139,7 +160,9 @@ def write_card(r, path):
         "| command | `%s` |" % r["command"], "",
         "## Test windows per class", ""]
     lines += _class_table(r)
-    lines += ["", "Confusion matrix (rows: true class, columns: predicted):", ""]
+    lines += ["", "Confusion matrix of the test windows (rows: true class, columns: predicted)%s:"
+              % ("" if png is None else ", also as [PNG](%s)" % os.path.relpath(
+                  png, os.path.dirname(os.path.abspath(path)))), ""]
     lines.append("| | " + " | ".join(r["classes"]) + " |")
     lines.append("| --- " * (len(r["classes"]) + 1) + "|")
     for name, row in zip(r["classes"], r["confusion"]):

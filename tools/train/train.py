@@ -154,6 +154,12 @@ def describe_split(pics, y, classes, tr, va, te):
     return out
 
 
+def shown_path(p):
+    """p relative to the repository when inside it, else absolute."""
+    p = os.path.abspath(p)
+    return os.path.relpath(p, TOP) if p.startswith(TOP + os.sep) else p
+
+
 def command_line():
     return "tools/train/train.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -200,14 +206,14 @@ def run_one(args, exp_id, res, out_model=None):
     m.save(path)
     result = {"experiment": exp_id, "title": exp["title"], "resolution": res,
               "network": "paper" if res == 1500 else "lenet5", "classes": classes,
-              "data": [os.path.relpath(os.path.abspath(d), TOP) for d in args.data],
+              "data": [shown_path(d) for d in args.data],
               "data_digest": digest, "split": sp, "seed": args.seed,
               "accuracy": ev["accuracy"], "per_class": ev["per_class"],
               "confusion": ev["confusion"], "train_seconds": round(hist["seconds"], 1),
               "epochs": hist["epochs"], "best_epoch": hist["best_epoch"],
               "test_infer_ms_per_window": round(1000 * infer_s / max(len(te), 1), 3),
               "model_bytes": os.path.getsize(path), "params": m.param_count(),
-              "model": os.path.relpath(os.path.abspath(path), TOP), "date": date,
+              "model": shown_path(path), "date": date,
               "command": command_line(), "history": hist["history"]}
     result.update(info)
     os.makedirs(args.results, exist_ok=True)
@@ -230,7 +236,8 @@ def cmd_experiment(args):
 def cmd_ship(args):
     import report
     r = run_one(args, "ship", args.res[0], args.out)
-    report.write_card(r, os.path.splitext(args.out)[0] + ".md")
+    report.write_card(r, os.path.splitext(args.out)[0] + ".md",
+                      os.path.join(args.results, "ship-%d.png" % args.res[0]))
     return 0
 
 
