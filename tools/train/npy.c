@@ -40,12 +40,13 @@ fpt_npy_open(struct fpt_npy *n, const char *path, const char *descr, size_t rec_
 	n->descr = descr;
 	n->rec_size = rec_size;
 	n->path = strdup(path);
-	n->tmp = malloc(strlen(path) + 5);
+	n->tmp = malloc(strlen(path) + 32);
 	if (n->path == NULL || n->tmp == NULL) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	sprintf(n->tmp, "%s.tmp", path);
+	/* One temporary name per process, so concurrent writers of one path never mix. */
+	sprintf(n->tmp, "%s.tmp.%ld", path, (long)getpid());
 	n->f = fopen(n->tmp, "wb");
 	if (n->f == NULL) {
 		ret = -errno;

@@ -18,8 +18,8 @@ struct fpt_npy {
 };
 
 /**
- * Create path's temporary sibling "<path>.tmp" and reserve the header. descr must stay valid
- * until close. Returns 0 or a negative errno (nothing left behind).
+ * Create path's temporary sibling "<path>.tmp.<pid>" and reserve the header. descr must stay
+ * valid until close. Returns 0 or a negative errno (nothing left behind).
  */
 int
 fpt_npy_open(struct fpt_npy *n, const char *path, const char *descr, size_t rec_size);
