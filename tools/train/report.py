@@ -138,7 +138,7 @@ def update_readme(results, readme):
 def write_card(r, path, png=None):
     sp = r["split"]
     lines = [
-        "# Model card: %s" % os.path.basename(r["model"]), "",
+        "# Model card: %s" % (os.path.splitext(os.path.basename(path))[0] + ".fpm"), "",
         "| | |", "| --- | --- |",
         "| task | %s |" % r["title"],
         "| input | %dx%d FlowPic, direction both, log1p, 60 s windows, >= 10 packets |"
