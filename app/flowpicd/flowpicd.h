@@ -179,7 +179,9 @@ struct fpd_app {
 	struct {
 		char name[RTE_DEV_NAME_MAX_LEN];
 		uint64_t frames;
+		uint32_t snaplen;
 	} replay[FPD_MAX_PORTS];
+	uint32_t snaplen[RTE_MAX_ETHPORTS];	/* replayed capture's snap length, by port id */
 	uint64_t start_tsc;
 	/* published counter snapshots (snapshot.c) */
 	struct fpd_snapshot snap[2];

@@ -27,6 +27,7 @@
 RTE_LOG_REGISTER_DEFAULT(fpd_logtype, INFO);
 
 static struct fpd_app fpd_app;
+static char **fpd_sets;
 
 enum {
 	OPT_CHECK = 256, OPT_SET, OPT_PCAP, OPT_MODEL, OPT_STATS_JSON, OPT_VERDICTS,
@@ -87,7 +88,7 @@ fpd_signal(int sig)
 
 /* Count the frames of a capture and check it reads to the end; -1 with a message if not. */
 static int64_t
-fpd_pcap_count(const char *path)
+fpd_pcap_count(const char *path, uint32_t *snaplen)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
 	struct pcap_pkthdr *h;
@@ -108,6 +109,7 @@ fpd_pcap_count(const char *path)
 		pcap_close(p);
 		return -1;
 	}
+	*snaplen = (uint32_t)pcap_snapshot(p);
 	while ((ret = pcap_next_ex(p, &h, &data)) == 1)
 		n++;
 	if (ret == PCAP_ERROR)
@@ -145,7 +147,7 @@ fpd_replay_init(struct fpd_app *app, const struct fp_conf *c)
 			return -ENAMETOOLONG;
 		memcpy(path, f, len);
 		path[len] = '\0';
-		n = fpd_pcap_count(path);
+		n = fpd_pcap_count(path, &app->replay[i].snaplen);
 		if (n < 0)
 			return -EINVAL;
 		len = strcspn(spec, ",");
@@ -306,12 +308,15 @@ main(int argc, char **argv)
 	struct fp_conf_err e;
 	struct fp_conf_strv eal;
 	const char *conf_path = NULL, *pcap_path = NULL;
-	char **sets = calloc((size_t)argc + 1, sizeof(char *));
+	char **sets;
 	char err[512], set_buf[4200];
 	char **eal_argv = NULL;
 	int n_sets = 0, check = 0, dump = 0, linger = 0, opt, ret, i, rc = 0;
 	long ncpu;
 
+	/* file-scope: the strings live as long as the process (and leak checkers see them) */
+	fpd_sets = calloc((size_t)argc + 1, sizeof(char *));
+	sets = fpd_sets;
 	if (sets == NULL)
 		return 1;
 	while ((opt = getopt_long(argc, argv, "c:h", fpd_opts, NULL)) != -1) {

@@ -111,8 +111,10 @@ fpd_ports_init(struct fpd_app *app)
 		p->port_id = port_id;
 		rte_eth_dev_get_name_by_port(port_id, p->name);
 		for (i = 0; i < app->n_replay; i++)
-			if (strcmp(app->replay[i].name, p->name) == 0)
+			if (strcmp(app->replay[i].name, p->name) == 0) {
 				p->frames = app->replay[i].frames;
+				app->snaplen[port_id] = app->replay[i].snaplen;
+			}
 		ret = fpd_port_configure(app, p);
 		if (ret != 0)
 			return ret;

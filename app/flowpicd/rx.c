@@ -148,8 +148,12 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist)
 				continue;
 			}
 		}
-		/* A capture's snap length cuts frames: count the bytes the IP header says. */
-		if (meta->l3_off + meta->ip_len > wire)
+		/*
+		 * A replayed capture's snap length cuts frames: a frame exactly snap-length long
+		 * weighs what its IP header says. Nothing else trusts the header's length.
+		 */
+		if (app->snaplen[m->port] != 0 && wire == app->snaplen[m->port] &&
+				meta->l3_off + meta->ip_len > wire)
 			wire = meta->l3_off + meta->ip_len;
 		meta->frame_len = wire;
 		rx->rx_packets++;

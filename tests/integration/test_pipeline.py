@@ -217,6 +217,18 @@ def test_bad_captures(ctx):
     fptest.eq(res.stats["rx"]["bytes"], sum(len(fr) for _, fr in recs),
               "snapped capture: wire bytes from the IP header")
 
+    # A whole (not snapped) frame that claims a longer IP datagram weighs its frame length.
+    liar = []
+    for i in range(20):
+        fr = bytearray(pg.packet("10.3.1.1", "10.3.1.2", 17, 7, 8, 10))
+        fr[16:18] = b"\xff\xff"              # IPv4 total length 65535 in a 60-byte frame
+        liar.append((T0 + i, bytes(fr)))
+    lp = ctx.path("liar.pcap")
+    pg.write_pcap(lp, liar)
+    res = ctx.run(lp)
+    fptest.check_accounting(res)
+    fptest.eq(res.stats["rx"]["bytes"], 20 * 60, "IP length past a whole frame is not trusted")
+
 
 if __name__ == "__main__":
     sys.exit(fptest.main([test_known_flows, test_idle_and_boundaries, test_bad_captures]))
