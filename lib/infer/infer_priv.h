@@ -48,6 +48,7 @@ struct dnn_net {
 	uint32_t first, last;
 	uint32_t in_dims[3];		/* C, H, W of one input picture */
 	uint32_t out_dims[3];		/* C, H, W of one output (H = W = 1 after a dense layer) */
+	int in_flat;			/* input taken as 2-D (N, H * W * C): first layer dense */
 	int out_flat;			/* output is 2-D (N, C) */
 	size_t in_floats;		/* per picture */
 	size_t out_floats;		/* per picture */
@@ -56,6 +57,7 @@ struct dnn_net {
 	struct dnn_wcopy wcopy[FP_MODEL_MAX_LAYERS][DNN_MAX_WCOPIES];
 	uint32_t n_wcopy[FP_MODEL_MAX_LAYERS];
 	dnnl_memory_t bias[FP_MODEL_MAX_LAYERS];
+	float *wperm[FP_MODEL_MAX_LAYERS];	/* owned weights in H, W, C order (in_flat) */
 	char impl[1024];		/* primitive implementations of the largest chain */
 };
 
