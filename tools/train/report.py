@@ -70,7 +70,12 @@ def section(results, readme_dir):
            "docs/TRAINING.md); it trains at each resolution and writes "
            "`models/experiments/expN-R.json` and the confusion matrix `expN-R.png`. Splits are "
            "by flow (no flow has windows in two of train / validation / test). Accuracy is on "
-           "the test windows; time is training time on this 2-core machine.", ""]
+           "the test windows; time is training time on this 2-core machine. The experiments "
+           "run on the committed lab dataset `models/datasets/lab-s2026` (complete 60-s "
+           "windows: `tools/train/experiments.sh N models/datasets/lab-s2026`); the shipped "
+           "models on the lab's whole recordings (every window flowpicd classifies, partial "
+           "windows at session ends included), which are not in the repository; each row "
+           "names its data digest and each result file its command.", ""]
     ships = [r for r in rs if r["experiment"] == "ship"]
     if ships:
         out += ["### Shipped models", "",
