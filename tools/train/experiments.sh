@@ -17,10 +17,9 @@ shift
 ninja -C "$build" tools/extract/fp-extract tools/train/fp-pics tools/train/fp-predict >/dev/null
 
 if [ $# -eq 0 ]; then
-	# Default data: the lab's recordings (every window flowpicd classifies, parts of one run
-	# recorded side by side) when present, else the committed lab datasets (complete windows).
-	set -- $(ls -d ${FLOWPIC_LAB_RUNS:-/work/lab-runs}/run-*/ 2>/dev/null)
-	[ $# -gt 0 ] || set -- $(ls -d "$top"/models/datasets/*/ 2>/dev/null)
+	# Default data: the committed lab datasets (complete windows); pass the lab's recordings
+	# (run directories) to train on every window flowpicd classifies, as the shipped models.
+	set -- $(ls -d "$top"/models/datasets/*/ 2>/dev/null)
 	[ $# -gt 0 ] || { echo "$0: no lab data found; pass DATA_DIR..." >&2; exit 1; }
 fi
 data="--work $build/train-work"
