@@ -35,9 +35,6 @@ leak:libdnnl
 leak:libgomp
 # libmicrohttpd daemon thread state
 leak:libmicrohttpd
-# flowpicd's main() keeps its --set list (and the --model/--stats-json/--verdicts strings it
-# builds) until exit without freeing them: reported, harmless, left to its owner to fix
-leak:flowpicd/main.c
 SUPP
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
