@@ -27,7 +27,19 @@
 RTE_LOG_REGISTER_DEFAULT(fpd_logtype, INFO);
 
 static struct fpd_app fpd_app;
-static char **fpd_sets;
+static char **fpd_sets;		/* --set assignments, each heap-owned */
+
+/* atexit: free the --set list, whichever return main() leaves by. */
+static void
+fpd_sets_free(void)
+{
+	unsigned int i;
+
+	for (i = 0; fpd_sets != NULL && fpd_sets[i] != NULL; i++)
+		free(fpd_sets[i]);
+	free(fpd_sets);
+	fpd_sets = NULL;
+}
 
 enum {
 	OPT_CHECK = 256, OPT_SET, OPT_PCAP, OPT_MODEL, OPT_STATS_JSON, OPT_VERDICTS,
@@ -314,16 +326,16 @@ main(int argc, char **argv)
 	int n_sets = 0, check = 0, dump = 0, linger = 0, opt, ret, i, rc = 0;
 	long ncpu;
 
-	/* file-scope: the strings live as long as the process (and leak checkers see them) */
 	fpd_sets = calloc((size_t)argc + 1, sizeof(char *));
 	sets = fpd_sets;
 	if (sets == NULL)
 		return 1;
+	atexit(fpd_sets_free);
 	while ((opt = getopt_long(argc, argv, "c:h", fpd_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;
 		case OPT_CHECK: check = 1; break;
-		case OPT_SET: sets[n_sets++] = optarg; break;
+		case OPT_SET: sets[n_sets++] = strdup(optarg); break;
 		case OPT_PCAP: pcap_path = optarg; break;
 		case OPT_MODEL:
 			snprintf(set_buf, sizeof(set_buf), "model.path=%s", optarg);
@@ -380,6 +392,11 @@ main(int argc, char **argv)
 		if (fp_conf_set(&conf, set_buf, &e) != 0)
 			return fpd_conf_fail(&e);
 	}
+	for (i = 0; i < n_sets; i++)
+		if (sets[i] == NULL) {
+			fprintf(stderr, "flowpicd: out of memory\n");
+			return 1;
+		}
 	for (i = 0; i < n_sets; i++)
 		if (fp_conf_set(&conf, sets[i], &e) != 0)
 			return fpd_conf_fail(&e);
