@@ -7,8 +7,7 @@ build=${FLOWPIC_BUILD:-$top/build}
 
 "$top/tools/bootstrap.sh"
 "$top/tools/test-deps.sh"
-if [[ -x "$top/tools/lab/install-deps.sh" ]]; then
-	"$top/tools/lab/install-deps.sh"
-fi
+"$top/tools/lab/install-deps.sh"
+"$top/tools/train/install-deps.sh"
 cd "$top"
 exec meson test -C "$build" --print-errorlogs --num-processes 2 "$@"

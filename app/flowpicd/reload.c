@@ -75,11 +75,8 @@ fpd_reload_model(struct fpd_app *app)
 	struct fp_model *m;
 	unsigned int w;
 
-	if (app->old_model != NULL) {
-		FPD_LOG(WARNING, "model reload: the previous reload is still being installed; "
-			"send SIGHUP again later\n");
-		return -EBUSY;
-	}
+	if (app->old_model != NULL)
+		return -EBUSY;	/* the stats loop calls again once the last reload is installed */
 	m = fp_model_load(app->model_path, err, sizeof(err));
 	if (m == NULL) {
 		FPD_LOG(ERR, "model reload rejected, keeping %s: %s\n", app->model->name, err);

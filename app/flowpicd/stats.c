@@ -249,9 +249,10 @@ fpd_stats_main(struct fpd_app *app)
 
 		if (done && n == 0 && fpd_stats_poll(app) == 0)
 			break;
-		if (atomic_exchange(&app->reload, 0))
-			fpd_reload_model(app);
+		/* a SIGHUP during an unfinished reload waits for it, then reloads again */
 		fpd_reload_poll(app);
+		if (app->old_model == NULL && atomic_exchange(&app->reload, 0))
+			fpd_reload_model(app);
 		if (rte_get_tsc_cycles() >= next_snap) {
 			fpd_snapshot_publish(app, 0);
 			next_snap += snap_every;
