@@ -28,7 +28,7 @@ fi
 # Every library is compiled with coverage (fuzzer-no-link) so the fuzzer sees inside them;
 # only the fuzz_<target> binaries link libFuzzer's main.
 if [[ ! -f $build/build.ninja ]]; then
-	CC=clang meson setup "$build" "$top" -Dfuzz=true -Db_sanitize=address,undefined \
+	CC=clang meson setup "$build" "$top" -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
 fi
 ninja -C "$build" "${targets[@]/#/tests/fuzz/fuzz_}"

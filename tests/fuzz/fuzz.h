@@ -9,7 +9,7 @@
 
 /**
  * Run one input through the target. Called by libFuzzer (fuzz_<name> binaries built with
- * -Dfuzz=true and clang) or by replay.c's main() (fuzz_replay_<name>, built always). Returns 0;
+ * clang) or by replay.c's main() (fuzz_replay_<name>, built always). Returns 0;
  * a broken invariant aborts through FP_FUZZ_CHECK().
  */
 int
