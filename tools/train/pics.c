@@ -42,20 +42,6 @@ put_f32(uint8_t *p, float f)
 	put_u32(p, v);
 }
 
-static int
-parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* Write one picture's index row and cells. */
 static void
 put_picture(struct fpt_npy *cells, struct fpt_npy *index, const struct fp_flowpic *pic,
@@ -110,7 +96,7 @@ main(int argc, char **argv)
 			out = optarg;
 			break;
 		case 'r':
-			if (parse_u32(optarg, 1, FP_FLOWPIC_RES_MAX, &res) < 0) {
+			if (fpt_parse_u32(optarg, 1, FP_FLOWPIC_RES_MAX, &res) < 0) {
 				fprintf(stderr, "fp-pics: --res '%s' is not in 1..%u\n", optarg,
 					FP_FLOWPIC_RES_MAX);
 				return 2;
@@ -131,7 +117,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (parse_u32(optarg, 1, 1000000, &min_packets) < 0) {
+			if (fpt_parse_u32(optarg, 1, 1000000, &min_packets) < 0) {
 				fprintf(stderr, "fp-pics: --min-packets '%s' is not in 1..1000000\n",
 					optarg);
 				return 2;

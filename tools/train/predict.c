@@ -22,20 +22,6 @@ usage(FILE *out)
 		"after a '#' header line naming the classes.\n");
 }
 
-static int
-parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* Run the n pending pictures and print their lines. Returns 0 or -1. */
 static int
 flush_batch(struct fp_infer *ctx, struct fp_verdict *out, const uint32_t *ids, uint32_t n,
@@ -93,14 +79,14 @@ main(int argc, char **argv)
 			in = optarg;
 			break;
 		case 'm':
-			if (parse_u32(optarg, 1, 1000000, &min_packets) < 0) {
+			if (fpt_parse_u32(optarg, 1, 1000000, &min_packets) < 0) {
 				fprintf(stderr, "fp-predict: --min-packets '%s' is not in "
 					"1..1000000\n", optarg);
 				return 2;
 			}
 			break;
 		case 'b':
-			if (parse_u32(optarg, 1, FP_INFER_MAX_BATCH, &batch) < 0) {
+			if (fpt_parse_u32(optarg, 1, FP_INFER_MAX_BATCH, &batch) < 0) {
 				fprintf(stderr, "fp-predict: --batch '%s' is not in 1..%u\n", optarg,
 					FP_INFER_MAX_BATCH);
 				return 2;

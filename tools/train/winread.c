@@ -133,3 +133,17 @@ fpt_winread_close(struct fpt_winread *r)
 	free(r->recs);
 	memset(r, 0, sizeof(*r));
 }
+
+int
+fpt_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}

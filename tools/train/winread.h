@@ -47,4 +47,11 @@ fpt_winread_next(struct fpt_winread *r, struct fpt_window *w, char *err, size_t 
 void
 fpt_winread_close(struct fpt_winread *r);
 
+/**
+ * Parse a decimal command-line number in [lo, hi] into *out (the tools' option values).
+ * Returns 0 or -EINVAL.
+ */
+int
+fpt_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
+
 #endif /* FPT_WINREAD_H */
