@@ -1,4 +1,5 @@
 # Makes the lab's self-signed CA, per-session server certificates and SSH keys with openssl/ssh-keygen.
+import hashlib
 import os
 import subprocess
 
@@ -36,8 +37,11 @@ def make_cert(ca_dir, out_dir, name, ips, dns=()):
     cn = dns[0] if dns else ips[0]
     _run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
           "-keyout", key, "-out", csr, "-subj", "/CN=" + cn])
+    # a serial per certificate, not -CAcreateserial: concurrent sessions would race on one
+    # shared ca.srl file (seen: "a2i_ASN1_INTEGER:short line" when two wrote it at once)
+    serial = "0x" + hashlib.sha256(os.path.abspath(crt).encode()).hexdigest()[:16]
     _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-          "-CAcreateserial", "-out", crt, "-days", "3650", "-extfile", ext])
+          "-set_serial", serial, "-out", crt, "-days", "3650", "-extfile", ext])
     os.chmod(key, 0o644)
     return key, crt
 
