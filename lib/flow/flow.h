@@ -22,8 +22,8 @@
  *  - the flow goes idle: no packet for the protocol class's idle timeout. The window's reason
  *    is FP_WIN_END_TIME if its end came no later than last packet + timeout, else
  *    FP_WIN_END_IDLE, so the reason does not depend on when the sweep ran;
- *  - the table is full and the flow is the longest idle one (FP_WIN_END_EVICT, or TIME if its
- *    end had already passed);
+ *  - the table is full and the flow is the longest idle one, to within 1/256 of the shortest
+ *    idle timeout (FP_WIN_END_EVICT, or TIME if its end had already passed);
  *  - fp_flow_table_flush() (FP_WIN_END_FLUSH, or TIME / IDLE as above at the flush time).
  * A packet of a flow idle for its timeout or longer ends that flow and starts a new one (new
  * start, window 0), whether or not a sweep has expired it yet.
@@ -40,7 +40,10 @@
  * chunks from ops.alloc_chunk; the first chunk of a window holds the struct fp_window header
  * followed by FP_WIN_HEAD_RECS records, later ones a struct fp_rec_chunk header and
  * FP_CHUNK_RECS records. If the allocator returns NULL the packet is counted but not recorded
- * (window flag FP_WIN_F_NO_MEM, counter recs_no_mem); if no chunk at all could be had for a
+ * (window flag FP_WIN_F_NO_MEM, counter recs_no_mem), and so are the window's later packets
+ * without asking the allocator again: the records stay a gap-free prefix of the window, as
+ * with the cap, and an exhausted pool costs one failed call per window, not one per packet.
+ * If no chunk at all could be had for a
  * window, a last attempt is made when it is emitted, and if that fails too the window is
  * dropped and counted in windows_no_mem.
  */
@@ -189,9 +192,10 @@ fp_flow_table_add(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint64_t
 
 /**
  * Periodic housekeeping at time now_us, doing at most budget units of work: expire flows idle
- * for their timeout (oldest first, O(1) each, from per-class lists ordered by last packet),
- * then advance a cursor over the table emitting the open windows whose end has passed. Returns
- * the number of windows emitted plus flows removed.
+ * for their timeout (oldest first, O(1) each, from per-class lists ordered by last packet to
+ * within 1/256 of the shortest idle timeout, see docs/FLOWS.md), then advance a cursor over
+ * the table emitting the open windows whose end has passed. Returns the number of windows
+ * emitted plus flows removed.
  */
 uint32_t
 fp_flow_table_sweep(struct fp_flow_table *t, uint64_t now_us, uint32_t budget);

@@ -31,6 +31,7 @@ struct flow_entry {
 	uint8_t cls;			/* enum fp_flow_class, FLOW_CLS_FREE when unused */
 	uint8_t flags;			/* FP_WIN_F_* of the open window */
 	uint8_t pad;
+	uint32_t lru_tick;		/* last_seen >> lru_shift when last moved to its list's tail */
 };
 
 _Static_assert(sizeof(struct flow_entry) <= 112, "flow entry must stay within 112 bytes");
@@ -55,6 +56,7 @@ struct fp_flow_table {
 	uint32_t cursor;		/* sweep position in entries */
 	uint32_t gen;			/* bumped on every insert and removal */
 	uint32_t max_records;
+	uint32_t lru_shift;		/* LRU grain: 2^lru_shift us, see table.c */
 	uint64_t window_us;
 	uint64_t idle_us[FP_FLOW_CLASS_MAX];
 	struct flow_list lru[FP_FLOW_CLASS_MAX];

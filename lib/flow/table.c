@@ -40,6 +40,30 @@ conf_valid(const struct fp_flow_table_conf *c)
 	return c->ops.alloc_chunk != NULL && c->ops.free_chunk != NULL && c->ops.emit != NULL;
 }
 
+/*
+ * LRU grain. Moving a flow to its list's tail on every packet costs three cache lines (the
+ * flow's neighbours and the old tail); a flow is moved only when its packet falls in a later
+ * grain of 2^lru_shift us than its last move. The lists stay ordered by last move, and a
+ * flow's last packet is less than one grain after its last move, so the head is the longest
+ * idle flow to within one grain: 1/256 of the shortest idle timeout or less (65 ms for the
+ * default 30 s), which bounds how late an idle flow can be found by the sweep and how far
+ * from the true longest-idle flow an eviction can be.
+ */
+static uint32_t
+lru_shift_of(const uint64_t *idle_us)
+{
+	uint64_t g = idle_us[0];
+	uint32_t s = 0;
+
+	for (int i = 1; i < FP_FLOW_CLASS_MAX; i++)
+		if (idle_us[i] < g)
+			g = idle_us[i];
+	g /= 256;
+	while (s < 31 && (2ull << s) <= g)
+		s++;
+	return g == 0 ? 0 : s;
+}
+
 struct fp_flow_table *
 fp_flow_table_create(const struct fp_flow_table_conf *conf)
 {
@@ -70,6 +94,7 @@ fp_flow_table_create(const struct fp_flow_table_conf *conf)
 	t->window_us = conf->window_us;
 	memcpy(t->idle_us, conf->idle_us, sizeof(t->idle_us));
 	t->max_records = conf->max_records;
+	t->lru_shift = lru_shift_of(conf->idle_us);
 	for (i = 0; i < FP_FLOW_CLASS_MAX; i++)
 		t->lru[i].head = t->lru[i].tail = FLOW_NIL;
 	t->ops = conf->ops;
@@ -142,10 +167,22 @@ lru_push(struct fp_flow_table *t, uint32_t idx)
 	l->tail = idx;
 }
 
-static inline void
-lru_touch(struct fp_flow_table *t, uint32_t idx)
+/* 1 when a packet at now moves e to its list's tail: it falls in a later LRU grain. */
+static inline int
+lru_due(const struct fp_flow_table *t, const struct flow_entry *e, uint64_t now)
 {
-	if (t->lru[t->entries[idx].cls].tail != idx) {
+	return (int32_t)((uint32_t)(now >> t->lru_shift) - e->lru_tick) > 0;
+}
+
+static inline void
+lru_touch(struct fp_flow_table *t, uint32_t idx, uint64_t now)
+{
+	struct flow_entry *e = &t->entries[idx];
+
+	if (!lru_due(t, e, now))
+		return;
+	e->lru_tick = (uint32_t)(now >> t->lru_shift);
+	if (t->lru[e->cls].tail != idx) {
 		lru_unlink(t, idx);
 		lru_push(t, idx);
 	}
@@ -288,6 +325,7 @@ flow_create(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint32_t hash,
 	e->init_swapped = m->swapped;
 	e->cls = (uint8_t)fp_flow_class_of(m->key.proto);
 	e->flags = 0;
+	e->lru_tick = (uint32_t)(now >> t->lru_shift);
 	index_insert(t, hash, idx);
 	lru_push(t, idx);
 	t->cnt.flows_created++;
@@ -336,7 +374,7 @@ flow_packet(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint32_t hash,
 	flow_window_record(t, e, m, (uint32_t)rel);
 	if (now > e->last_seen)
 		e->last_seen = now;
-	lru_touch(t, idx);
+	lru_touch(t, idx, now);
 	t->cnt.packets++;
 	t->cnt.bytes += m->frame_len;
 }
@@ -394,6 +432,8 @@ fp_flow_table_add_burst(struct fp_flow_table *t, const struct fp_pkt_meta *metas
 			e = &t->entries[idx[i]];
 			if (e->tail != NULL)
 				__builtin_prefetch(e->tail, 1, 3);
+			if (!lru_due(t, e, t_us[base + i]))
+				continue;
 			if (e->lru_prev != FLOW_NIL)
 				__builtin_prefetch(&t->entries[e->lru_prev], 1, 3);
 			if (e->lru_next != FLOW_NIL)

@@ -72,6 +72,11 @@ flow_window_record(struct fp_flow_table *t, struct flow_entry *e, const struct f
 		t->cnt.recs_truncated++;
 		return;
 	}
+	if (e->flags & FP_WIN_F_NO_MEM) {
+		/* the allocator failed earlier in this window: no holes, no retry per packet */
+		t->cnt.recs_no_mem++;
+		return;
+	}
 	c = window_room(t, e);
 	if (c == NULL) {
 		e->flags |= FP_WIN_F_NO_MEM;

@@ -1,47 +1,10 @@
-/* Flow key helpers: symmetric hash, equality, protocol names and text forms. */
+/* Flow key helpers: protocol names and text forms (hash and equality are inline in pkt.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pkt.h"
-
-#ifdef __SSE4_2__
-#include <nmmintrin.h>
-#endif
-
-uint32_t
-fp_flow_key_hash(const struct fp_flow_key *k)
-{
-	uint64_t w[5];
-	uint64_t h;
-
-	memcpy(w, k, sizeof(w));
-#ifdef __SSE4_2__
-	h = 0xffffffffu;
-	h = _mm_crc32_u64(h, w[0]);
-	h = _mm_crc32_u64(h, w[1]);
-	h = _mm_crc32_u64(h, w[2]);
-	h = _mm_crc32_u64(h, w[3]);
-	h = _mm_crc32_u64(h, w[4]);
-	/* CRC is linear: a multiply (keeping the high half) mixes every bit into the result */
-	h = (uint64_t)(uint32_t)h * 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 32);
-#else
-	h = 0x243f6a8885a308d3ull;
-	for (int i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
-	}
-	return (uint32_t)(h ^ (h >> 32));
-#endif
-}
-
-int
-fp_flow_key_equal(const struct fp_flow_key *a, const struct fp_flow_key *b)
-{
-	return memcmp(a, b, sizeof(*a)) == 0;
-}
 
 const char *
 fp_ip_proto_name(uint8_t proto)

@@ -483,6 +483,48 @@ test_window_cap(void)
 	return 0;
 }
 
+/*
+ * The LRU grain: a packet moves its flow to its list's tail only in a later grain, 2^k us with
+ * 2^k the largest power of two <= the shortest idle timeout / 256 (here 256 s / 256 -> 2^19 us).
+ */
+static int
+test_lru_grain(void)
+{
+	const uint64_t g = 1u << 19;
+	struct harness h;
+	struct fp_flow_table *t;
+	struct fp_pkt_meta a = pkt(HA, 1000, HB, 80, 6, 40), m;
+	const struct fp_flow_counters *c;
+
+	h_init(&h);
+	t = table(&h, 16, 600 * S, 256 * S, 256 * S, 256 * S, 100);
+	FP_ASSERT(t != NULL);
+	c = fp_flow_table_counters(t);
+	/* 16 TCP flows at 1 us apart; flow A (port 1000) is the oldest */
+	for (uint16_t i = 0; i < 16; i++) {
+		m = pkt(HA, (uint16_t)(1000 + i), HB, 80, 6, 40);
+		fp_flow_table_add(t, &m, i);
+	}
+	/* A again within the same grain: not moved, so still evicted first though idle 1 us less
+	 * than flow 1001 */
+	fp_flow_table_add(t, &a, g - 1);
+	m = pkt(HA, 2000, HB, 80, 6, 40);
+	fp_flow_table_add(t, &m, g - 1);
+	FP_ASSERT_EQ(c->flows_evicted, 1);
+	FP_ASSERT_EQ(h.got[0].w.key.port_lo, 1000);
+	FP_ASSERT_EQ(h.got[0].w.packets, 2);
+	/* flow 1001 seen in the next grain moves to the tail: 1002 goes next, not 1001 */
+	m = pkt(HA, 1001, HB, 80, 6, 40);
+	fp_flow_table_add(t, &m, g);
+	m = pkt(HA, 2001, HB, 80, 6, 40);
+	fp_flow_table_add(t, &m, g + 1);
+	FP_ASSERT_EQ(c->flows_evicted, 2);
+	FP_ASSERT_EQ(h.got[1].w.key.port_lo, 1002);
+	fp_flow_table_free(t);
+	h_fini(&h);
+	return 0;
+}
+
 static int
 test_alloc_failure(void)
 {
@@ -506,7 +548,32 @@ test_alloc_failure(void)
 	FP_ASSERT_EQ(h.got[0].w.truncated, 0);
 	FP_ASSERT_EQ(h.got[0].w.flags, FP_WIN_F_NO_MEM);
 	FP_ASSERT_EQ(c->recs_no_mem, 8);
-	FP_ASSERT_EQ(c->chunks_alloc_failed, 8);
+	/* one failed call: the window's later packets do not ask again */
+	FP_ASSERT_EQ(c->chunks_alloc_failed, 1);
+	fp_flow_table_free(t);
+
+	/* memory back in the middle of a window: its records stay a prefix; the next window records */
+	h_clear(&h);
+	t = table(&h, 16, 60 * S, 300 * S, 30 * S, 10 * S, 1000);
+	c = fp_flow_table_counters(t);
+	h.alloc_left = 1;
+	for (int i = 0; i < 60; i++)
+		fp_flow_table_add(t, &m, (uint64_t)i);
+	h.alloc_left = -1;
+	for (int i = 60; i < 70; i++)
+		fp_flow_table_add(t, &m, (uint64_t)i);
+	fp_flow_table_add(t, &m, 60 * S + 5);	/* ends window 0 */
+	FP_ASSERT_EQ(fp_flow_table_flush(t, 61 * S), 1);
+	FP_ASSERT_EQ(h.n_got, 2);
+	FP_ASSERT_EQ(h.got[0].w.packets, 70);
+	FP_ASSERT_EQ(h.got[0].w.n_records, 52);
+	FP_ASSERT_EQ(h.got[0].w.no_mem, 18);
+	FP_ASSERT_EQ(h.got[0].w.flags, FP_WIN_F_NO_MEM);
+	FP_ASSERT_EQ(h.got[1].w.packets, 1);
+	FP_ASSERT_EQ(h.got[1].w.n_records, 1);
+	FP_ASSERT_EQ(h.got[1].w.flags, 0);
+	FP_ASSERT_EQ(c->recs_no_mem, 18);
+	FP_ASSERT_EQ(c->chunks_alloc_failed, 1);
 	fp_flow_table_free(t);
 
 	/* no chunk during the window, one at emit time: header only, no records */
@@ -827,6 +894,7 @@ main(void)
 	FP_RUN(test_sweep);
 	FP_RUN(test_table_full);
 	FP_RUN(test_window_cap);
+	FP_RUN(test_lru_grain);
 	FP_RUN(test_alloc_failure);
 	FP_RUN(test_flush_and_free);
 	FP_RUN(test_time_backwards);
