@@ -202,6 +202,25 @@ fpd_render_workers(struct fpd_buf *b, const struct fpd_snapshot *s)
 }
 
 static void
+fpd_render_pools(struct fpd_buf *b, const struct fpd_snapshot *s)
+{
+	static const char *const pool[FPD_POOL_MAX] = {
+		[FPD_POOL_MBUFS] = "mbufs",
+		[FPD_POOL_RECORD_CHUNKS] = "record_chunks",
+	};
+	unsigned int p;
+
+	fpd_family(b, "flowpic_mempool_in_use", "gauge", "Objects of each DPDK mempool taken "
+		"and not given back (packet buffers, packet-record chunks of open and queued "
+		"windows); per-lcore caches count as free.");
+	for (p = 0; p < FPD_POOL_MAX; p++)
+		fpd_sample1(b, "flowpic_mempool_in_use", "pool", pool[p], s->pool[p].in_use);
+	fpd_family(b, "flowpic_mempool_size", "gauge", "Objects in each DPDK mempool.");
+	for (p = 0; p < FPD_POOL_MAX; p++)
+		fpd_sample1(b, "flowpic_mempool_size", "pool", pool[p], s->pool[p].size);
+}
+
+static void
 fpd_render_latency(struct fpd_buf *b, const struct fpd_snapshot *s)
 {
 	unsigned int i;
@@ -247,6 +266,7 @@ fpd_metrics_render(const struct fpd_snapshot *s, size_t *len)
 		"Flow windows handed by RX lcores to workers.");
 	fpd_buf_printf(&b, "flowpic_windows_sent_total %" PRIu64 "\n", s->windows_sent);
 	fpd_render_drops(&b, s);
+	fpd_render_pools(&b, s);
 	fpd_render_workers(&b, s);
 	fpd_render_latency(&b, s);
 	if (b.err) {

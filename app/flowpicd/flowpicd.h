@@ -96,7 +96,7 @@ struct fpd_rx {
 	uint16_t port_idx[FPD_MAX_PORTS];	/* ports this lcore polls */
 	uint16_t queue[FPD_MAX_PORTS];
 	unsigned int n_polls;
-	uint64_t q_packets[FPD_MAX_PORTS];	/* per polled queue */
+	uint64_t q_packets[FPD_MAX_PORTS];	/* per polled queue, counted before processing */
 	uint64_t q_bytes[FPD_MAX_PORTS];
 	struct fp_flow_table_ops ops;
 	struct rte_ring *dist_in;		/* mbufs handed over by RX lcore 0 (no RSS) */
@@ -108,7 +108,6 @@ struct fpd_rx {
 	/* counters (single writer) */
 	uint64_t rx_packets;
 	uint64_t rx_bytes;
-	uint64_t dist_bytes;			/* bytes passed to other RX lcores */
 	uint64_t parse[FP_PARSE_REASON_MAX];
 	uint64_t pipe[FP_PIPE_REASON_MAX];
 	struct fpd_cat_counters other;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 
 #include "flowpicd.h"
 
@@ -121,8 +122,13 @@ fpd_report_json(const struct fpd_app *app, const char *path)
 	for (r = 0; r < FP_PIPE_REASON_MAX; r++)
 		fprintf(f, "    \"%s\": %" PRIu64 ",\n", fp_pipe_reason_label(r), d.pipe[r]);
 	fprintf(f, "    \"nic_imissed\": %" PRIu64 ",\n    \"nic_ierrors\": %" PRIu64
-		",\n    \"nic_rx_nombuf\": %" PRIu64 "\n  }\n}\n", d.imissed, d.ierrors,
+		",\n    \"nic_rx_nombuf\": %" PRIu64 "\n  },\n", d.imissed, d.ierrors,
 		d.rx_nombuf);
+	/* after the flush every record chunk is back; mbufs still held are the ports' own */
+	fprintf(f, "  \"mempools\": {\"mbufs\": {\"in_use\": %u, \"size\": %u}, "
+		"\"record_chunks\": {\"in_use\": %u, \"size\": %u}}\n}\n",
+		rte_mempool_in_use_count(app->mbuf_pool), app->mbuf_pool->size,
+		rte_mempool_in_use_count(app->chunk_pool), app->chunk_pool->size);
 	if (fclose(f) != 0)
 		return -errno;
 	return 0;

@@ -96,27 +96,56 @@ fpd_tsc_us(const struct fpd_app *app)
 /*
  * Parse and account one burst, then add the flow packets to the table in one call. Frames that
  * are not flow packets count as "other" by reason. When dist is set (RX lcore 0 spreading a
- * single-queue port), packets owned by another RX lcore are passed to it instead.
+ * single-queue port), packets owned by another RX lcore are passed to it instead. q is the
+ * index of the polled queue, or -1 for frames handed over by RX lcore 0: the whole burst is
+ * counted there as received before any of its packets is accounted anywhere else, so no
+ * snapshot shows more packets or bytes in categories than received (snapshot.h).
  */
 static void
-fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist)
+fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, int q)
 {
 	struct fpd_app *app = rx->app;
 	struct fp_pkt_meta metas[FPD_RX_MAX_BURST];
 	uint64_t times[FPD_RX_MAX_BURST];
+	uint32_t wires[FPD_RX_MAX_BURST];
+	uint8_t reasons[FPD_RX_MAX_BURST];
 	uint64_t burst_us = app->set.clock_packet ? rx->now_us : fpd_tsc_us(app);
+	uint64_t burst_bytes = 0;
 	uint16_t i, nf = 0;
 
+	/* pass 1: parse, and the length each frame counts with */
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		struct fp_pkt_meta *meta = &metas[nf];
+		struct fp_pkt_meta *meta = &metas[i];
 		uint32_t wire = rte_pktmbuf_pkt_len(m);
-		enum fp_parse_reason r;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		r = fp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-			meta);
+		reasons[i] = (uint8_t)fp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+			rte_pktmbuf_data_len(m), meta);
+		/*
+		 * A replayed capture's snap length cuts frames: a frame exactly snap-length long
+		 * weighs what its IP header says. Nothing else trusts the header's length.
+		 */
+		if (reasons[i] == FP_PARSE_OK && app->snaplen[m->port] != 0 &&
+				wire == app->snaplen[m->port] &&
+				meta->l3_off + meta->ip_len > wire)
+			wire = meta->l3_off + meta->ip_len;
+		wires[i] = wire;
+		burst_bytes += wire;
+	}
+	if (q >= 0) {
+		rx->q_packets[q] += n;
+		rx->q_bytes[q] += burst_bytes;
+	}
+	/* received before accounted: the snapshot's acquire fence pairs with this one */
+	rte_atomic_thread_fence(__ATOMIC_RELEASE);
+	/* pass 2: account */
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum fp_parse_reason r = (enum fp_parse_reason)reasons[i];
+		uint32_t wire = wires[i];
+
 		if (r != FP_PARSE_OK) {
 			rx->rx_packets++;
 			rx->rx_bytes += wire;
@@ -126,7 +155,7 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist)
 			continue;
 		}
 		if (dist) {
-			unsigned int owner = fp_flow_key_hash(&meta->key) % app->n_rx;
+			unsigned int owner = fp_flow_key_hash(&metas[i].key) % app->n_rx;
 
 			if (owner != rx->idx) {
 				struct fpd_rx *o = &app->rx[owner];
@@ -135,10 +164,8 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist)
 				while ((ret = rte_ring_sp_enqueue(o->dist_in, m)) != 0 &&
 						app->set.backpressure && !atomic_load(&app->quit))
 					rte_pause();
-				if (ret == 0) {
-					rx->dist_bytes += wire;
+				if (ret == 0)
 					continue;
-				}
 				/* counted as received and unclassified here */
 				rx->rx_packets++;
 				rx->rx_bytes += wire;
@@ -148,14 +175,9 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist)
 				continue;
 			}
 		}
-		/*
-		 * A replayed capture's snap length cuts frames: a frame exactly snap-length long
-		 * weighs what its IP header says. Nothing else trusts the header's length.
-		 */
-		if (app->snaplen[m->port] != 0 && wire == app->snaplen[m->port] &&
-				meta->l3_off + meta->ip_len > wire)
-			wire = meta->l3_off + meta->ip_len;
-		meta->frame_len = wire;
+		if (nf != i)
+			metas[nf] = metas[i];
+		metas[nf].frame_len = wire;
 		rx->rx_packets++;
 		rx->rx_bytes += wire;
 		times[nf] = fpd_pkt_time(app, m, burst_us);
@@ -224,11 +246,7 @@ fpd_rx_main(void *arg)
 				uint16_t n = rte_eth_rx_burst(p->port_id, rx->queue[i], pkts, burst);
 
 				if (n > 0) {
-					uint64_t b0 = rx->rx_bytes + rx->dist_bytes;
-
-					rx->q_packets[i] += n;
-					fpd_rx_process(rx, pkts, n, dist && !p->rss);
-					rx->q_bytes[i] += rx->rx_bytes + rx->dist_bytes - b0;
+					fpd_rx_process(rx, pkts, n, dist && !p->rss, (int)i);
 					got += n;
 					ports_done = 0;
 				} else if (!fpd_port_drained(app, p)) {
@@ -243,7 +261,7 @@ fpd_rx_main(void *arg)
 				burst, NULL);
 
 			if (n > 0) {
-				fpd_rx_process(rx, pkts, n, 0);
+				fpd_rx_process(rx, pkts, n, 0, -1);
 				got += n;
 			}
 		}

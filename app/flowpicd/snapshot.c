@@ -4,6 +4,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "flowpicd.h"
@@ -14,7 +15,7 @@ fpd_snapshot_build(struct fpd_app *app, struct fpd_snapshot *s, const struct fpd
 		int finished)
 {
 	struct fpd_cat_counters cats[FPD_MAX_CATEGORIES];
-	uint64_t now = rte_get_tsc_cycles();
+	uint64_t now = rte_get_tsc_cycles(), rx_packets, rx_bytes;
 	double dt;
 	unsigned int i, r, w;
 
@@ -22,7 +23,30 @@ fpd_snapshot_build(struct fpd_app *app, struct fpd_snapshot *s, const struct fpd
 	s->uptime_s = (double)(now - app->start_tsc) / (double)app->tsc_hz;
 	dt = prev->seq != 0 ? s->uptime_s - prev->uptime_s : s->uptime_s;
 	s->interval_s = dt;
-	fpd_stats_totals(app, cats, &s->rx_packets, &s->rx_bytes);
+	fpd_stats_totals(app, cats, &rx_packets, &rx_bytes);
+	/* every category before the queue counters: pairs with the fence in rx.c (snapshot.h) */
+	rte_atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s->rx_packets = 0;
+	s->rx_bytes = 0;
+	s->n_queues = 0;
+	for (r = 0; r < app->n_rx; r++) {
+		const struct fpd_rx *rx = &app->rx[r];
+
+		for (i = 0; i < rx->n_polls; i++) {
+			uint64_t pk = rx->q_packets[i], by = rx->q_bytes[i];
+
+			s->rx_packets += pk;
+			s->rx_bytes += by;
+			if (s->n_queues < FPD_SNAP_MAX_QUEUES) {
+				struct fpd_snap_queue *q = &s->queue[s->n_queues++];
+
+				q->port = app->ports[rx->port_idx[i]].port_id;
+				q->queue = rx->queue[i];
+				q->packets = pk;
+				q->bytes = by;
+			}
+		}
+	}
 	s->n_cats = app->n_cats;
 	for (i = 0; i < app->n_cats; i++) {
 		s->cat[i].packets = cats[i].packets;
@@ -40,7 +64,6 @@ fpd_snapshot_build(struct fpd_app *app, struct fpd_snapshot *s, const struct fpd
 	}
 	memset(s->parse_drops, 0, sizeof(s->parse_drops));
 	memset(s->pipe_drops, 0, sizeof(s->pipe_drops));
-	s->n_queues = 0;
 	s->flows_active = 0;
 	s->windows_sent = 0;
 	for (r = 0; r < app->n_rx; r++) {
@@ -52,15 +75,11 @@ fpd_snapshot_build(struct fpd_app *app, struct fpd_snapshot *s, const struct fpd
 			s->pipe_drops[i] += rx->pipe[i];
 		s->flows_active += rx->flows_active;
 		s->windows_sent += rx->windows_sent;
-		for (i = 0; i < rx->n_polls && s->n_queues < FPD_SNAP_MAX_QUEUES; i++) {
-			struct fpd_snap_queue *q = &s->queue[s->n_queues++];
-
-			q->port = app->ports[rx->port_idx[i]].port_id;
-			q->queue = rx->queue[i];
-			q->packets = rx->q_packets[i];
-			q->bytes = rx->q_bytes[i];
-		}
 	}
+	s->pool[FPD_POOL_MBUFS].in_use = rte_mempool_in_use_count(app->mbuf_pool);
+	s->pool[FPD_POOL_MBUFS].size = app->mbuf_pool->size;
+	s->pool[FPD_POOL_RECORD_CHUNKS].in_use = rte_mempool_in_use_count(app->chunk_pool);
+	s->pool[FPD_POOL_RECORD_CHUNKS].size = app->chunk_pool->size;
 	s->nic_imissed = s->nic_ierrors = s->nic_rx_nombuf = 0;
 	for (i = 0; i < app->n_ports; i++) {
 		struct rte_eth_stats st;

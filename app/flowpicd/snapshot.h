@@ -12,6 +12,13 @@
 #define FPD_SNAP_MAX_WORKERS 64
 #define FPD_SNAP_LAT_BUCKETS 16
 
+/** DPDK mempools shown by the exporters. */
+enum fpd_snap_pool {
+	FPD_POOL_MBUFS = 0,		/**< packet buffers (mempool.mbufs) */
+	FPD_POOL_RECORD_CHUNKS,		/**< packet-record chunks (mempool.record_chunks) */
+	FPD_POOL_MAX
+};
+
 /** One RX queue (port, queue) as polled by an RX lcore. */
 struct fpd_snap_queue {
 	uint16_t port;
@@ -21,8 +28,18 @@ struct fpd_snap_queue {
 };
 
 /**
- * Everything an exporter shows, consistent as of one instant of the stats lcore. Counters are
- * cumulative since start (monotonic); *_rate fields are per second over the last interval.
+ * Everything an exporter shows, as of one pass of the stats lcore. Counters are cumulative
+ * since start (monotonic); *_rate fields are per second over the last interval.
+ *
+ * The RX and worker counters are read while those lcores run, so a live snapshot is not one
+ * instant of the whole pipeline, but it keeps one promise exactly: the categories never hold
+ * more than was received. RX counts a burst's packets and bytes in its queue counters before
+ * it accounts any of them anywhere else (release fence), and the snapshot reads every category
+ * counter before the queue counters (acquire fence), so in every snapshot
+ * sum(cat[].packets) <= rx_packets = sum(queue[].packets), and the same for bytes. The
+ * difference is what is in flight: packets in open windows of the flow tables, in windows on
+ * the rings and in workers' batches, verdicts not yet counted, and packets received while the
+ * snapshot was taken. Once finished is 1 the two are equal.
  */
 struct fpd_snapshot {
 	uint64_t seq;			/**< publication number, 1 for the first */
@@ -33,7 +50,7 @@ struct fpd_snapshot {
 		uint64_t packets, bytes, flows, windows;
 		double packets_rate, bits_rate;
 	} cat[FPD_SNAP_MAX_CATS];
-	uint64_t rx_packets, rx_bytes;
+	uint64_t rx_packets, rx_bytes;	/**< sums of queue[] */
 	double rx_packets_rate, rx_bits_rate;
 	uint32_t n_queues;
 	struct fpd_snap_queue queue[FPD_SNAP_MAX_QUEUES];
@@ -42,6 +59,10 @@ struct fpd_snapshot {
 	uint64_t nic_imissed, nic_ierrors, nic_rx_nombuf;
 	uint64_t flows_active;
 	uint64_t windows_sent;
+	/** Objects taken from each mempool and not given back (per-lcore caches count as free). */
+	struct {
+		uint64_t in_use, size;
+	} pool[FPD_POOL_MAX];
 	uint32_t n_workers;
 	struct {
 		uint64_t windows, batches;

@@ -153,8 +153,8 @@ fpd_lat_quantile_us(const struct fpd_snapshot *s, double q)
 }
 
 /*
- * /flowpic/stats: receive totals and rates, flows, windows, NIC counters, drops summed,
- * inference latency (mean and histogram quantiles, us), ring fill and worker load.
+ * /flowpic/stats: receive totals and rates, flows, windows, mempool use, NIC counters, drops
+ * summed, inference latency (mean and histogram quantiles, us), ring fill and worker load.
  */
 static int
 fpd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -192,6 +192,12 @@ fpd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "rx_bits_per_s", s->finished ? 0 : fpd_round(s->rx_bits_rate));
 	rte_tel_data_add_dict_u64(d, "flows_active", s->flows_active);
 	rte_tel_data_add_dict_u64(d, "windows_sent", s->windows_sent);
+	rte_tel_data_add_dict_u64(d, "mbufs_in_use", s->pool[FPD_POOL_MBUFS].in_use);
+	rte_tel_data_add_dict_u64(d, "mbufs_size", s->pool[FPD_POOL_MBUFS].size);
+	rte_tel_data_add_dict_u64(d, "record_chunks_in_use",
+		s->pool[FPD_POOL_RECORD_CHUNKS].in_use);
+	rte_tel_data_add_dict_u64(d, "record_chunks_size",
+		s->pool[FPD_POOL_RECORD_CHUNKS].size);
 	rte_tel_data_add_dict_u64(d, "drops", drops);
 	rte_tel_data_add_dict_u64(d, "nic_imissed", s->nic_imissed);
 	rte_tel_data_add_dict_u64(d, "nic_ierrors", s->nic_ierrors);
@@ -352,8 +358,8 @@ fpd_telemetry_init(struct fpd_app *app)
 		{ "/flowpic/categories", fpd_tel_categories,
 		  "Per-category packets, bytes, flows, windows, bit and packet rates, share. "
 		  "No parameters" },
-		{ "/flowpic/stats", fpd_tel_stats, "Receive totals and rates, drops, ring fill, "
-		  "worker load, inference latency. No parameters" },
+		{ "/flowpic/stats", fpd_tel_stats, "Receive totals and rates, mempool use, drops, "
+		  "ring fill, worker load, inference latency. No parameters" },
 		{ "/flowpic/drops", fpd_tel_drops, "Packets by drop reason. No parameters" },
 		{ "/flowpic/rx", fpd_tel_rx, "Packets and bytes per RX queue. No parameters" },
 		{ "/flowpic/workers", fpd_tel_workers, "Per worker windows, load and ring fill. "
