@@ -115,8 +115,11 @@ struct fpd_rx {
 	struct fpd_cat_counters unclassified_no_mem;	/* mirrored from the table's counters */
 	uint64_t windows_sent;
 	uint64_t run_cycles;			/* TSC cycles from start to the end of polling */
-	uint64_t flows_at_stop;
-	uint64_t cpu_ns;			/* CPU time of the RX loop (thread clock) */			/* flows in the table when polling ended */
+	uint64_t flows_at_stop;			/* flows in the table when polling ended */
+	uint64_t pace_t0_us;			/* --speed: first replayed packet's time */
+	uint64_t pace_t0_tsc;			/* ... and when it was polled */
+	int pace_started;
+	uint64_t cpu_ns;			/* CPU time of the RX loop (thread clock) */
 	uint64_t busy_cycles;			/* cycles of loop passes that received packets */
 	_Atomic int polling_done;		/* no more packets from the ports */
 	_Atomic int done;			/* flushed: no more windows */
@@ -174,6 +177,7 @@ struct fpd_app {
 	const char *stats_json;
 	/* offline replay (every port a net_pcap capture): frames each capture holds */
 	int offline;
+	double speed;				/* --speed: replay pace, 0 = as fast as possible */
 	unsigned int n_replay;
 	struct {
 		char name[RTE_DEV_NAME_MAX_LEN];

@@ -43,7 +43,7 @@ fpd_sets_free(void)
 
 enum {
 	OPT_CHECK = 256, OPT_SET, OPT_PCAP, OPT_MODEL, OPT_STATS_JSON, OPT_VERDICTS,
-	OPT_HELP_CONFIG, OPT_VERSION, OPT_DUMP_CONFIG, OPT_LINGER,
+	OPT_HELP_CONFIG, OPT_VERSION, OPT_DUMP_CONFIG, OPT_LINGER, OPT_SPEED,
 };
 
 static const struct option fpd_opts[] = {
@@ -56,6 +56,7 @@ static const struct option fpd_opts[] = {
 	{ "verdicts", required_argument, NULL, OPT_VERDICTS },
 	{ "dump-config", no_argument, NULL, OPT_DUMP_CONFIG },
 	{ "linger", no_argument, NULL, OPT_LINGER },
+	{ "speed", required_argument, NULL, OPT_SPEED },
 	{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -76,6 +77,8 @@ fpd_usage(FILE *f, const char *prog)
 		"      --model FILE    model file (same as --set model.path=FILE)\n"
 		"      --stats-json P  write the final counters as JSON to P\n"
 		"      --verdicts P    write one JSON line per classified window to P\n"
+		"      --speed X       replay at X times the capture's own pace (1 = real time;\n"
+		"                      default: as fast as possible); results do not change\n"
 		"      --linger        after the capture ends and the report is out, keep /metrics\n"
 		"                      and telemetry serving the final counters until SIGINT/SIGTERM\n"
 		"      --dump-config   print the effective configuration as YAML and exit\n"
@@ -324,6 +327,8 @@ main(int argc, char **argv)
 	char err[512], set_buf[4200];
 	char **eal_argv = NULL;
 	int n_sets = 0, check = 0, dump = 0, linger = 0, opt, ret, i, rc = 0;
+	double speed = 0;
+	char *end;
 	long ncpu;
 
 	fpd_sets = calloc((size_t)argc + 1, sizeof(char *));
@@ -351,6 +356,14 @@ main(int argc, char **argv)
 			break;
 		case OPT_DUMP_CONFIG: dump = 1; break;
 		case OPT_LINGER: linger = 1; break;
+		case OPT_SPEED:
+			speed = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(speed > 0 && speed <= 1e6)) {
+				fprintf(stderr, "flowpicd: --speed %s: need a number above 0 and "
+					"at most 1000000\n", optarg);
+				return 2;
+			}
+			break;
 		case OPT_HELP_CONFIG: fp_conf_print_reference(stdout); return 0;
 		case OPT_VERSION: printf("flowpicd %s\n", FLOWPIC_VERSION); return 0;
 		case 'h': fpd_usage(stdout, argv[0]); return 0;
@@ -419,6 +432,12 @@ main(int argc, char **argv)
 	fpd_categories_init(app);
 	if (fpd_replay_init(app, &conf) != 0)
 		return 1;
+	if (speed > 0 && !app->offline) {
+		fprintf(stderr, "flowpicd: --speed paces an offline replay only (--pcap, or net_pcap "
+			"ports with rx_pcap= and the packet clock)\n");
+		return 2;
+	}
+	app->speed = speed;
 	if (check) {
 		fp_model_describe(app->model, err, sizeof(err));
 		printf("flowpicd: configuration %s ok; model %s\n",

@@ -94,6 +94,38 @@ fpd_tsc_us(const struct fpd_app *app)
 }
 
 /*
+ * --speed: hold a replayed packet until its capture time, relative to the first one and divided
+ * by the speed, has come. Only the lcore polling the capture paces; what it hands over is due.
+ */
+static void
+fpd_pace(struct fpd_rx *rx, struct rte_mbuf *m)
+{
+	struct fpd_app *app = rx->app;
+	uint64_t t, due, now, us;
+
+	if ((m->ol_flags & app->ts_flag) == 0)
+		return;
+	t = *RTE_MBUF_DYNFIELD(m, app->ts_offset, rte_mbuf_timestamp_t *);
+	if (!rx->pace_started) {
+		rx->pace_started = 1;
+		rx->pace_t0_us = t;
+		rx->pace_t0_tsc = rte_get_tsc_cycles();
+		return;
+	}
+	if (t <= rx->pace_t0_us)
+		return;
+	due = rx->pace_t0_tsc +
+		(uint64_t)((double)(t - rx->pace_t0_us) * (double)app->tsc_hz / 1e6 / app->speed);
+	while ((now = rte_get_tsc_cycles()) < due && !atomic_load(&app->stop)) {
+		us = (due - now) / (app->tsc_hz / 1000000);
+		if (us >= 100)
+			rte_delay_us_sleep(us < 10000 ? (unsigned int)us : 10000);
+		else
+			rte_pause();
+	}
+}
+
+/*
  * Parse and account one burst, then add the flow packets to the table in one call. Frames that
  * are not flow packets count as "other" by reason. When dist is set (RX lcore 0 spreading a
  * single-queue port), packets owned by another RX lcore are passed to it instead. q is the
@@ -121,6 +153,8 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, 
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (q >= 0 && app->speed > 0)
+			fpd_pace(rx, m);
 		reasons[i] = (uint8_t)fp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 			rte_pktmbuf_data_len(m), meta);
 		/*

@@ -103,5 +103,22 @@ def test_bad_configs(ctx):
     fptest.contains(r.stderr, bad + ": weights truncated", "truncated model message")
 
 
+def test_speed_option(ctx):
+    """--speed: a number in (0, 1e6], and only for an offline replay; refused before EAL."""
+    pcap = os.path.join(fptest.TOP, "models", "samples", "sample.pcap")
+    for bad in ("0", "-1", "fast", "1e7", ""):
+        r = run(["--pcap", pcap, "--model", ctx.model, "--speed", bad])
+        fptest.eq(r.returncode, 2, "--speed %r: exit status" % bad)
+        fptest.contains(r.stderr, "--speed %s: need a number above 0 and at most 1000000" % bad,
+                        "--speed %r: message" % bad)
+    # a live port (net_null) is not a replay: there is no capture pace to keep
+    r = run(["--pcap", pcap, "--model", ctx.model, "--speed", "1",
+             "--set", "ports=['net_null0']", "--set", "flow.clock=tsc"])
+    fptest.eq(r.returncode, 2, "--speed on a live port: exit status")
+    fptest.contains(r.stderr, "--speed paces an offline replay only", "--speed live: message")
+    if "EAL" in r.stdout + r.stderr:
+        raise fptest.Failure("--speed live: EAL started before the refusal")
+
+
 if __name__ == "__main__":
-    sys.exit(fptest.main([test_check_reference, test_bad_configs]))
+    sys.exit(fptest.main([test_check_reference, test_bad_configs, test_speed_option]))

@@ -5,6 +5,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pcapgen as pg  # noqa: E402
@@ -135,6 +136,21 @@ def test_known_flows(ctx):
               "2 RX + 2 workers: identical counters")
     fptest.eq(fptest.canon(res3.verdicts), fptest.canon(res.verdicts),
               "2 RX + 2 workers: identical verdicts")
+
+    # Paced replay: at 40x the capture's own pace it takes at least span / 40 of wall time
+    # (a lower bound only: a loaded machine may be slower) and gives the same results.
+    span = allrecs[-1][0] - allrecs[0][0]
+    t0 = time.monotonic()
+    res5 = ctx.run(pcap, ["--speed", "40"])
+    took = time.monotonic() - t0
+    if took < span / 40:
+        raise fptest.Failure("--speed 40: %.2f s for a %.1f-s capture, under %.2f s" % (
+            took, span, span / 40))
+    fptest.check_accounting(res5)
+    fptest.eq(fptest.counters(res5.stats), fptest.counters(res.stats),
+              "--speed 40: identical counters")
+    fptest.eq(fptest.canon(res5.verdicts), fptest.canon(res.verdicts),
+              "--speed 40: identical verdicts")
 
     # min_packets decides what is classified.
     res4 = ctx.run(pcap, ["--set", "flow.min_packets=25"])
