@@ -46,7 +46,7 @@ class LiveRun:
         with open(self.err.name) as f:
             return f.read()
 
-    def wait_log(self, text, timeout=60):
+    def wait_log(self, text, timeout=120):
         end = time.time() + timeout
         while time.time() < end:
             if text in self.log():

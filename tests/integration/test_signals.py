@@ -48,7 +48,7 @@ class Daemon:
         with open(self.err.name) as f:
             return f.read()
 
-    def wait_log(self, text, timeout=30):
+    def wait_log(self, text, timeout=120):
         end = time.time() + timeout
         while time.time() < end:
             if text in self.log():
