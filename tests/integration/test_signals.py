@@ -56,6 +56,8 @@ class Daemon:
             if self.p.poll() is not None:
                 break
             time.sleep(0.2)
+        self.p.kill()   # a failed test leaves no daemon polling behind it
+        self.p.wait()
         raise fptest.Failure("flowpicd log never said %r; log:\n%s" % (text, self.log()[-3000:]))
 
     def stop(self, timeout=30):
