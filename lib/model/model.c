@@ -31,13 +31,28 @@ fp_layer_type_name(enum fp_layer_type t)
 int
 model_fail(char *err, size_t errlen, const char *fmt, ...)
 {
+	char msg[1024];
+	size_t o = 0;
+	const unsigned char *c;
 	va_list ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
+	if (err == NULL || errlen == 0)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* One line: a value quoted from the file may hold line breaks or other control bytes. */
+	for (c = (const unsigned char *)msg; *c != '\0' && o + 1 < errlen; c++) {
+		if (*c >= 0x20 && *c != 0x7f) {
+			err[o++] = (char)*c;
+		} else if (o + 5 <= errlen) {
+			snprintf(err + o, errlen - o, "\\x%02x", *c);
+			o += 4;
+		} else {
+			break;
+		}
 	}
+	err[o] = '\0';
 	return -EINVAL;
 }
 

@@ -7,7 +7,10 @@
 
 #include "model.h"
 
-/** Format a message into err (if not NULL) and return -EINVAL. */
+/**
+ * Format a message into err (if not NULL) and return -EINVAL. The message is one line:
+ * control characters (a quoted value's line breaks) are written as \xHH; at most 1023 bytes.
+ */
 int
 model_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
