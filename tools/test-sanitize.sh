@@ -4,11 +4,14 @@
 #   tools/test-sanitize.sh                  both suites
 #   tools/test-sanitize.sh unit             one suite
 #   FLOWPIC_ASAN_BUILD=/tmp/x tools/test-sanitize.sh
+#   CC=clang FLOWPIC_ASAN_BUILD=/tmp/x tools/test-sanitize.sh    (what tools/test.sh runs)
 #
-# The compiler is the default one (gcc; CC=clang works too). Any sanitizer report fails the
-# test that hit it: UBSan halts on the first error, ASan and LeakSanitizer exit non-zero.
-# flowpicd runs under ASan with DPDK's --no-huge memory; see docs/RELIABILITY.md for what
-# that covers. Each suite's wall time is printed at the end.
+# The compiler is the default one (gcc) unless CC says otherwise; with clang the build is also
+# the libFuzzer build that tools/test-fuzz.sh uses (tools/san-build.sh). Any sanitizer report
+# fails the test that hit it: UBSan halts on the first error, ASan and LeakSanitizer exit
+# non-zero. flowpicd runs under ASan with DPDK's --no-huge memory; see docs/RELIABILITY.md for
+# what that covers. The exit status is non-zero if any test failed; the build's and each
+# suite's wall time are printed at the end.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,10 +22,7 @@ if [[ ${#suites[@]} -eq 0 ]]; then
 fi
 
 t0=$(date +%s)
-if [[ ! -f $build/build.ninja ]]; then
-	meson setup "$build" "$top" -Db_sanitize=address,undefined -Db_lundef=false
-fi
-ninja -C "$build"
+"$top/tools/san-build.sh" "$build"
 t_build=$(( $(date +%s) - t0 ))
 
 # Leaks that are not flowpic's: libraries that keep process-lifetime allocations on purpose.
@@ -36,18 +36,23 @@ leak:libgomp
 # libmicrohttpd daemon thread state
 leak:libmicrohttpd
 SUPP
+# exitcode=86: a sanitizer report (ASan, LeakSanitizer or UBSan) never looks like an expected
+# exit status (flowpicd exits 1 on a bad configuration, and the tests check that).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=86}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp:print_suppressions=0}
 
-# Tests that cannot run under ASan: test_infer counts allocations by defining malloc() and
-# free() over glibc's, which ASan's allocator cannot share (glibc aborts on ASan's pointers).
-# lib/infer still runs sanitized through fuzz_replay_model, fuzz_replay_pipeline and flowpicd.
-skip=" ${SANITIZE_SKIP:-infer} "
+# The integration harness stretches its own time limits (subprocess runs, waits) by the same
+# factor as meson's --timeout-multiplier below (tests/integration/fptest.py).
+export FP_TIMEOUT_SCALE=${FP_TIMEOUT_SCALE:-3}
+
+# Every test runs; SANITIZE_SKIP="name ..." leaves tests out by name (each one is reported).
+skip=" ${SANITIZE_SKIP:-} "
 
 rc=0
 times=()
 for s in "${suites[@]}"; do
+	list=$(meson test -C "$build" --list --suite "$s")
 	names=()
 	while read -r line; do
 		n=${line##* / }
@@ -56,10 +61,15 @@ for s in "${suites[@]}"; do
 		else
 			names+=("$n")
 		fi
-	done < <(meson test -C "$build" --list --suite "$s" 2>/dev/null | grep ' / ')
+	done < <(grep ' / ' <<<"$list")
+	if [[ ${#names[@]} -eq 0 ]]; then
+		echo "test-sanitize: no test to run in suite $s" >&2
+		rc=1
+		continue
+	fi
 	t=$(date +%s)
-	if [[ ${#names[@]} -gt 0 ]] && ! meson test -C "$build" --suite "$s" --print-errorlogs \
-			--num-processes 2 --timeout-multiplier 3 "${names[@]}"; then
+	if ! meson test -C "$build" --suite "$s" --print-errorlogs --num-processes 2 \
+			--timeout-multiplier 3 "${names[@]}"; then
 		rc=1
 	fi
 	times+=("$s $(( $(date +%s) - t )) s")

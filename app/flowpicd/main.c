@@ -318,14 +318,18 @@ fpd_launch(struct fpd_app *app)
 int
 main(int argc, char **argv)
 {
+	/*
+	 * Static: an early return (bad configuration, --check, a port or EAL that fails) leaves
+	 * these reachable until exit rather than leaked; the normal end frees them.
+	 */
+	static struct fp_conf conf;
+	static struct fp_conf_strv eal;
+	static char **eal_argv;
 	struct fpd_app *app = &fpd_app;
-	struct fp_conf conf;
 	struct fp_conf_err e;
-	struct fp_conf_strv eal;
 	const char *conf_path = NULL, *pcap_path = NULL;
 	char **sets;
 	char err[512], set_buf[4200];
-	char **eal_argv = NULL;
 	int n_sets = 0, check = 0, dump = 0, linger = 0, opt, ret, i, rc = 0;
 	double speed = 0;
 	char *end;

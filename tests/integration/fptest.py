@@ -14,6 +14,10 @@ sys.path.insert(0, os.path.join(TOP, "tools", "model"))
 
 CLASSES = ["voip", "video", "chat", "browsing", "file_transfer"]
 
+# Slow builds stretch the harness's time limits: tools/test-sanitize.sh sets 3, as it gives
+# meson test --timeout-multiplier 3 (ASan + UBSan on a shared 2-core machine).
+TIMEOUT_SCALE = float(os.environ.get("FP_TIMEOUT_SCALE") or 1)
+
 
 class Failure(AssertionError):
     pass
@@ -82,7 +86,8 @@ class Ctx:
         vl = self.path("verdicts%d.jsonl" % self.runs)
         cmd = [FLOWPICD, "--pcap", pcap, "--model", self.model, "--stats-json", sj,
                "--verdicts", vl] + list(args)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=timeout * TIMEOUT_SCALE)
         if p.returncode != expect_rc:
             raise Failure("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
                 " ".join(cmd), p.returncode, expect_rc, p.stdout[-3000:], p.stderr[-3000:]))

@@ -73,7 +73,9 @@ def remove_runtime_dir(prefix):
 
 
 def wait_for(what, fn, timeout=60, step=0.2):
-    """Call fn until it returns something true; Failure after timeout seconds."""
+    """Call fn until it returns something true; Failure after timeout seconds (scaled by
+    fptest.TIMEOUT_SCALE)."""
+    timeout *= fptest.TIMEOUT_SCALE
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:
@@ -142,7 +144,7 @@ class Linger:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=20 * fptest.TIMEOUT_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -24,12 +24,16 @@
  * by the library under test (and oneDNN, and its C++ runtime) is seen. oneDNN's
  * dnnl_primitive_execute() is wrapped too: it builds a small argument map on the heap at every
  * call (oneDNN 2.x does so in its C and C++ APIs alike), which is counted apart.
+ * Under AddressSanitizer, whose allocator owns the malloc family (glibc would abort on its
+ * pointers), the count comes from the sanitizer's allocation hook instead.
  */
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t n);
-extern void *__libc_memalign(size_t align, size_t n);
-extern void __libc_free(void *p);
+#if defined(__SANITIZE_ADDRESS__)
+#define FP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FP_ASAN 1
+#endif
+#endif
 
 static volatile unsigned long n_allocs;		/* outside dnnl_primitive_execute() */
 static volatile unsigned long n_allocs_execute;	/* inside it */
@@ -43,6 +47,13 @@ count_alloc(void)
 	else
 		n_allocs++;
 }
+
+#ifndef FP_ASAN
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t align, size_t n);
+extern void __libc_free(void *p);
 
 void *
 malloc(size_t n)
@@ -92,6 +103,26 @@ free(void *p)
 {
 	__libc_free(p);
 }
+#else
+/* In the sanitizer runtimes (gcc's libasan and clang's compiler-rt alike). */
+int __sanitizer_install_malloc_and_free_hooks(
+		void (*malloc_hook)(const volatile void *p, size_t n),
+		void (*free_hook)(const volatile void *p));
+
+static void
+asan_malloc_hook(const volatile void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	count_alloc();
+}
+
+static void
+asan_free_hook(const volatile void *p)
+{
+	(void)p;
+}
+#endif
 
 dnnl_status_t
 dnnl_primitive_execute(const_dnnl_primitive_t prim, dnnl_stream_t stream, int nargs,
@@ -1072,6 +1103,12 @@ test_no_allocation(void)
 int
 main(void)
 {
+#ifdef FP_ASAN
+	if (__sanitizer_install_malloc_and_free_hooks(asan_malloc_hook, asan_free_hook) == 0) {
+		printf("FAIL: cannot install the sanitizer's allocation hooks\n");
+		return 1;
+	}
+#endif
 	FP_RUN(test_one_thread);
 	FP_RUN(test_errors);
 	FP_RUN(test_no_allocation);
