@@ -1,4 +1,5 @@
 """Integration tests: flowpicd's command line: --check, and one clear line for each bad config."""
+import json
 import os
 import subprocess
 import sys
@@ -120,5 +121,32 @@ def test_speed_option(ctx):
         raise fptest.Failure("--speed live: EAL started before the refusal")
 
 
+def test_unprivileged(ctx):
+    """An offline replay needs no root: user nobody replays the sample (no hugepages, no
+    NIC), the counters add up, and DPDK's runtime files go under nobody's own directory."""
+    pcap = os.path.join(fptest.TOP, "models", "samples", "sample.pcap")
+    home = ctx.path("nobody-home")
+    os.mkdir(home)
+    os.chown(home, 65534, 65534)
+    os.chmod(ctx.tmp, 0o755)
+    os.chmod(ctx.model, 0o644)
+    sj = os.path.join(home, "stats.json")
+    p = subprocess.run(["runuser", "-u", "nobody", "--", "env", "HOME=" + home,
+                        "XDG_RUNTIME_DIR=" + home, fptest.FLOWPICD, "--pcap", pcap,
+                        "--model", ctx.model, "--stats-json", sj],
+                       capture_output=True, text=True, timeout=120 * fptest.TIMEOUT_SCALE)
+    fptest.eq(p.returncode, 0, "exit status as nobody (stderr: %s)" % p.stderr[-2000:])
+    with open(sj) as f:
+        stats = json.load(f)
+    fptest.check_accounting(fptest.Result(p.returncode, p.stdout, p.stderr, stats, []))
+    if stats["rx"]["packets"] == 0:
+        raise fptest.Failure("nobody's replay received nothing")
+    fptest.eq(os.stat(sj).st_uid, 65534, "stats file owned by nobody")
+    if not os.path.isdir(os.path.join(home, "dpdk")):
+        raise fptest.Failure("EAL runtime directory not under XDG_RUNTIME_DIR: %r" %
+                             os.listdir(home))
+
+
 if __name__ == "__main__":
-    sys.exit(fptest.main([test_check_reference, test_bad_configs, test_speed_option]))
+    sys.exit(fptest.main([test_check_reference, test_bad_configs, test_speed_option,
+                              test_unprivileged]))

@@ -64,6 +64,14 @@ def test_commands(ctx):
                    model["window_us"]), ("lenet5-32", fptest.CLASSES, 32, "both", 60000000),
                   "model")
 
+        # passive: the port was configured without a TX queue, promiscuous, and sent nothing
+        info = tel("/ethdev/info,0")
+        fptest.eq((info["nb_tx_queues"], info["txq_state"], info["promiscuous"]), (0, [], 1),
+                  "port 0: no TX queue, promiscuous")
+        eth = tel("/ethdev/stats,0")
+        fptest.eq((eth["opackets"], eth["obytes"], eth["ipackets"]), (0, 0, len(recs)),
+                  "port 0 counters: nothing transmitted, every frame received")
+
         # DPDK's own client reads the same answers
         if os.path.exists(DPDK_TELEMETRY):
             p = subprocess.run([DPDK_TELEMETRY, "-f", run.prefix],
