@@ -16,6 +16,8 @@
  * Buffers (R = resolution, B = max_batch, M = values per picture between front and tail):
  *  - dense_in [B][R * R]: pictures taking the dense path, packed in the order they were set
  *    (their dense index); all zero between runs, written and cleared in O(cells);
+ *  - direct_out [B][D]: the direct stage's output per dense picture (D values, channels-last)
+ *    when oneDNN layers of the front follow it;
  *  - tail_in [B][M]: per slot, the front's output, channels-last (from the sparse front, a
  *    copy from the dense front, or the empty picture's background); without a front it is
  *    dense_in itself, indexed by slot;
@@ -57,15 +59,22 @@ struct fp_infer {
 	size_t pic_floats;		/* R * R */
 	uint32_t n_out;			/* network outputs == classes */
 	uint32_t front_end;		/* layers [0, front_end) are the front; 0: no front */
+	uint32_t direct_end;		/* dense front: layers [0, direct_end) in the direct stage */
+	int direct_off;			/* the model has a direct stage but it was turned off */
 	uint32_t tail_end;		/* layers [front_end, tail_end) run in the tail */
 	uint32_t sparse_max_nnz;
 	size_t sparse_bytes;		/* when the front was too large to make, else 0 */
 	size_t mid_floats;		/* values per picture entering the tail */
+	size_t direct_floats;		/* values per picture out of the direct stage */
 	struct dnn_env env;
-	struct dnn_net *front;		/* dense front, NULL without a front */
+	struct dr_stage *dr;		/* direct stage, NULL without */
+	struct dnn_net *front;		/* oneDNN part of the dense front: layers [direct_end,
+					 * front_end); NULL without a front or when the direct
+					 * stage is the whole front */
 	struct dnn_net *tail;		/* NULL when the front is the whole network */
 	struct sp_front *sp;
 	float *dense_in;
+	float *direct_out;
 	float *front_out;
 	float *tail_in;
 	float *logits;
@@ -245,6 +254,7 @@ fp_infer_params_init(struct fp_infer_params *p)
 	p->path = FP_INFER_PATH_AUTO;
 	p->sparse_max_nnz = 0;
 	p->plain_formats = 0;
+	p->direct_front = 1;
 }
 
 static void *
@@ -273,6 +283,8 @@ fp_infer_free(struct fp_infer *ctx)
 	}
 	dnn_env_fini(&ctx->env);
 	sp_front_free(ctx->sp);
+	dr_stage_free(ctx->dr);
+	free(ctx->direct_out);
 	if (ctx->tail_in != ctx->dense_in)
 		free(ctx->tail_in);
 	free(ctx->dense_in);
@@ -346,6 +358,10 @@ describe_build(struct fp_infer *ctx, int plain)
 		desc_add(ctx, "; no sparse front (it would need %zu MB)", ctx->sparse_bytes >> 20);
 	else
 		desc_add(ctx, "; no sparse front");
+	if (ctx->dr != NULL)
+		desc_add(ctx, "; direct stage: %s", dr_stage_describe(ctx->dr));
+	else
+		desc_add(ctx, "; no direct stage%s", ctx->direct_off ? " (turned off)" : "");
 	if (ctx->front != NULL)
 		desc_add(ctx, "; dense front: %s", ctx->front->impl);
 	if (ctx->tail != NULL)
@@ -363,6 +379,11 @@ alloc_buffers(struct fp_infer *ctx)
 	if (ctx->front_end > 0) {
 		ctx->front_out = zalloc(B * ctx->mid_floats * sizeof(float));
 		ctx->tail_in = zalloc(B * ctx->mid_floats * sizeof(float));
+		if (ctx->direct_end > 0 && ctx->direct_end < ctx->front_end) {
+			ctx->direct_out = zalloc(B * ctx->direct_floats * sizeof(float));
+			if (ctx->direct_out == NULL)
+				return -ENOMEM;
+		}
 	} else {
 		ctx->tail_in = ctx->dense_in;
 	}
@@ -398,11 +419,18 @@ build(struct fp_infer *ctx, const struct fp_infer_params *p, char *err, size_t e
 		ctx->sp = sp_front_create(m, ctx->front_end, err, errlen);
 		if (ctx->sp == NULL)
 			return -ENOMEM;
+	}
+	if (ctx->direct_end > 0) {
+		ctx->dr = dr_stage_create(m, ctx->front_end, err, errlen);
+		if (ctx->dr == NULL)
+			return -errno;
+	}
+	if (ctx->front_end > ctx->direct_end) {
 		ctx->front = calloc(1, sizeof(*ctx->front));
 		if (ctx->front == NULL)
 			return -ENOMEM;
-		rc = dnn_net_init(ctx->front, &ctx->env, m, 0, ctx->front_end, ctx->max_batch,
-				err, errlen);
+		rc = dnn_net_init(ctx->front, &ctx->env, m, ctx->direct_end, ctx->front_end,
+				ctx->max_batch, err, errlen);
 		if (rc < 0)
 			return rc;
 		nets[n_nets++] = ctx->front;
@@ -483,6 +511,15 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 	if (ctx->front_end > 0) {
 		fl = &m->layers[ctx->front_end - 1];
 		ctx->mid_floats = (size_t)fl->out_c * fl->out_h * fl->out_w;
+		ctx->direct_end = dr_stage_layers(m, ctx->front_end);
+		if (!p->direct_front && ctx->direct_end > 0) {
+			ctx->direct_off = 1;
+			ctx->direct_end = 0;
+		}
+		if (ctx->direct_end > 0) {
+			fl = &m->layers[ctx->direct_end - 1];
+			ctx->direct_floats = (size_t)fl->out_c * fl->out_h * fl->out_w;
+		}
 	} else {
 		ctx->mid_floats = ctx->pic_floats;
 	}
@@ -709,22 +746,39 @@ verdict(const struct fp_infer *ctx, const float *x, float *probs, struct fp_verd
 	v->probs = probs;
 }
 
-/* Run the dense front on the packed dense pictures and fill tail_in for slots 0 .. n-1. */
+/*
+ * Run the dense front on the packed dense pictures (the direct stage per picture, then oneDNN
+ * on the batch) and fill tail_in for slots 0 .. n-1.
+ */
 static int
 run_front(struct fp_infer *ctx, uint32_t n)
 {
-	uint32_t s;
+	float *src = ctx->dense_in;
+	uint32_t s, d;
 	int rc;
 
-	if (ctx->n_dense > 0) {
-		rc = dnn_net_run(ctx->front, ctx->n_dense, ctx->dense_in, ctx->front_out);
+	if (ctx->dr != NULL && ctx->front == NULL) {
+		/* the direct stage is the whole front: straight into tail_in */
+		for (s = 0; s < n; s++)
+			if (ctx->state[s] == SLOT_DENSE)
+				dr_stage_run(ctx->dr, ctx->dense_in + (size_t)ctx->dense_idx[s] *
+						ctx->pic_floats,
+						ctx->tail_in + (size_t)s * ctx->mid_floats);
+	} else if (ctx->n_dense > 0) {
+		if (ctx->dr != NULL) {
+			for (d = 0; d < ctx->n_dense; d++)
+				dr_stage_run(ctx->dr, ctx->dense_in + (size_t)d * ctx->pic_floats,
+						ctx->direct_out + (size_t)d * ctx->direct_floats);
+			src = ctx->direct_out;
+		}
+		rc = dnn_net_run(ctx->front, ctx->n_dense, src, ctx->front_out);
 		if (rc < 0)
 			return rc;
 	}
 	for (s = 0; s < n; s++) {
 		float *dst = ctx->tail_in + (size_t)s * ctx->mid_floats;
 
-		if (ctx->state[s] == SLOT_DENSE)
+		if (ctx->state[s] == SLOT_DENSE && ctx->front != NULL)
 			memcpy(dst, ctx->front_out + (size_t)ctx->dense_idx[s] * ctx->mid_floats,
 					ctx->mid_floats * sizeof(float));
 		else if (ctx->state[s] == SLOT_EMPTY)

@@ -1,4 +1,4 @@
-/* CNN inference on FlowPics: oneDNN for batches, a sparse path for the convolutional front. */
+/* CNN inference on FlowPics: oneDNN for batches, sparse and direct paths for the first layers. */
 #ifndef FP_INFER_H
 #define FP_INFER_H
 
@@ -24,7 +24,16 @@
  * Two ways through the network, with the same results (within float rounding, 1e-4 on the
  * probabilities):
  *  - dense: the whole network runs in oneDNN on the R x R input, batched; the picture is
- *    written into a zeroed input in O(cells) and its cells are zeroed again after the run;
+ *    written into a zeroed input in O(cells) and its cells are zeroed again after the run.
+ *    When the network's first layer (after dropouts) is a conv2d with stride 1 (it always
+ *    reads one channel), the "direct stage" computes it instead, per picture, with the relu
+ *    and dropout layers after it and at most one maxpool (and the relus and dropouts after
+ *    that), vectorised over output columns (lib/infer/direct.c); oneDNN runs the rest of the
+ *    convolutional front and the dense layers. oneDNN's blocked kernels are made for many
+ *    channels, and this one-in, few-out convolution was half of LeNet-5's time at 32 x 32.
+ *    fp_infer_params.direct_front = 0 keeps the whole network in oneDNN. The direct stage
+ *    stops at the end of the convolutional front (the layers the sparse path computes) and
+ *    is not used when the model has no such front or its sparse front would be too large;
  *  - sparse: the network's convolutional front (the leading conv2d / relu / maxpool / dropout
  *    layers, starting with a conv2d) is computed from the picture's non-zero cells only. Each of
  *    those layers' output for the empty picture (its "background") is computed once at create;
@@ -55,7 +64,8 @@
  *
  * Memory: besides oneDNN's tensors for max_batch pictures, a context with a sparse front keeps
  * each front layer's output and background (about 12 MB for the paper network at 1500 x 1500)
- * and one R x R picture.
+ * and one R x R picture; the direct stage keeps max_batch outputs of its last layer, a padded
+ * copy of one picture and a few rows of its convolution.
  */
 
 #define FP_VERDICT_UNKNOWN (-1)
@@ -88,9 +98,15 @@ struct fp_infer_params {
 					 *   model of the network (see fp_infer_sparse_max_nnz()) */
 	int plain_formats;		/**< 1: oneDNN runs on plain NCHW / OIHW tensors; 0 (default):
 					 *   oneDNN picks its layouts, weights reordered once */
+	int direct_front;		/**< 1 (default): the dense path computes a leading
+					 *   stride-1 conv2d (+ relu, + one maxpool) in the direct
+					 *   stage; 0: oneDNN computes the whole dense path */
 };
 
-/** Fill p with the defaults: max_batch 1, threshold 0, AUTO, cost-model threshold, any format. */
+/**
+ * Fill p with the defaults: max_batch 1, threshold 0, AUTO, cost-model threshold, any format,
+ * direct stage on.
+ */
 void
 fp_infer_params_init(struct fp_infer_params *p);
 
@@ -156,7 +172,9 @@ fp_infer_sparse_max_nnz(const struct fp_infer *ctx);
 
 /**
  * Write a description of the context into buf: batch sizes, path, sparse front layers and
- * threshold, formats, and the oneDNN implementation of each primitive (largest batch).
+ * threshold, the direct stage's layers ("direct stage: layers 1-3 (...)", or "no direct
+ * stage", with " (turned off)" when the model has one but direct_front is 0), formats, and
+ * the oneDNN implementation of each primitive (largest batch).
  * Returns snprintf's value.
  */
 int

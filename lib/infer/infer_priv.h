@@ -1,4 +1,4 @@
-/* Private interfaces of lib/infer: oneDNN layer chains (dnn.c) and the sparse front (sparse.c). */
+/* Private interfaces of lib/infer: oneDNN chains (dnn.c), sparse front (sparse.c), direct stage. */
 #ifndef FP_INFER_PRIV_H
 #define FP_INFER_PRIV_H
 
@@ -63,7 +63,9 @@ struct dnn_net {
 
 /*
  * Build the chains of layers [first, last) of m for batch max_batch and every power of two
- * below it. Input is one plain NCHW picture of in_c x in_h x in_w. Registers the sizes its
+ * below it. Input is one plain channels-last picture (H, W, C: NHWC, which for the model's
+ * one-channel input is the row-major picture) of layer first's in_c x in_h x in_w; output is
+ * channels-last too (or flat after a dense layer). Registers the sizes its
  * intermediate tensors need in env; dnn_env_bind() must run before the first execution.
  * Returns 0 or a negative errno with a message in err.
  */
@@ -144,5 +146,51 @@ sp_front_dense_cost(const struct sp_front *sp);
  */
 uint32_t
 sp_front_reach_cap(const struct sp_front *sp, double fraction, size_t big_bytes);
+
+/*
+ * The direct stage (direct.c): on the dense path, the model's leading conv2d when it reads the
+ * one-channel input with stride 1 (any kernel, padding, output channels), fused with the relu
+ * and dropout layers after it and at most one maxpool (and the relus and dropouts after that),
+ * computed per picture with vectors over output columns.
+ */
+struct dr_stage;
+
+/*
+ * How many leading layers of m the direct stage computes, at most front_end (the end of the
+ * convolutional front): layers [0, k). 0 when the first layer (after dropouts) is not a conv2d
+ * on one channel with stride 1.
+ */
+uint32_t
+dr_stage_layers(const struct fp_model *m, uint32_t front_end);
+
+/*
+ * Create the direct stage of layers [0, dr_stage_layers(m, front_end)) of m: weights packed,
+ * every buffer allocated (running allocates nothing). The model must outlive it. Returns NULL
+ * with errno (EINVAL: no such stage, ENOMEM) and a message in err.
+ */
+struct dr_stage *
+dr_stage_create(const struct fp_model *m, uint32_t front_end, char *err, size_t errlen);
+
+void
+dr_stage_free(struct dr_stage *dr);
+
+/* The first layer after the stage (k). */
+uint32_t
+dr_stage_end(const struct dr_stage *dr);
+
+/* Floats of one picture's output (layer k - 1's C x H x W). */
+size_t
+dr_stage_out_floats(const struct dr_stage *dr);
+
+/* What the stage computes, e.g. "layers 1-3 (conv2d 5x5 pad 0, 6 channels + relu + maxpool ...)". */
+const char *
+dr_stage_describe(const struct dr_stage *dr);
+
+/*
+ * Run the stage on one R x R row-major picture of input values; writes its output channels
+ * last (H, W, C), the input layout of the oneDNN chain of layers [k, ...), to dst.
+ */
+void
+dr_stage_run(struct dr_stage *dr, const float *img, float *dst);
 
 #endif /* FP_INFER_PRIV_H */

@@ -1,4 +1,4 @@
-/* Unit tests of lib/infer: oneDNN and sparse paths against a naive reference, batching, errors. */
+/* Unit tests of lib/infer: oneDNN, sparse and direct paths against a naive reference, batching, errors. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 
 #include "flowpic.h"
 #include "infer.h"
+#include "infer_priv.h"
 #include "model.h"
 #include "fp_test.h"
 #include "ref_cnn.h"
@@ -693,6 +694,254 @@ test_other_stacks(void)
 	return 0;
 }
 
+/*
+ * The direct stage's own output (channels last) against the reference forward pass of layers
+ * [0, k), which is in C, H, W order; returns 0 when every value agrees within 1e-4 (relative
+ * beyond 1).
+ */
+static int
+check_direct_stage(const struct fp_model *m, uint32_t k, float *const *imgs, uint32_t n_pics)
+{
+	const struct fp_layer *last = &m->layers[k - 1];
+	uint32_t C = last->out_c, H = last->out_h, W = last->out_w, p, c, y, x;
+	size_t n = (size_t)C * H * W;
+	struct fp_model sub = *m;
+	double *ref = malloc(n * sizeof(double)), *probs = malloc(n * sizeof(double));
+	float *out = malloc(n * sizeof(float));
+	struct dr_stage *dr = dr_stage_create(m, m->n_layers, err, sizeof(err));
+	int rc = 0;
+
+	if (ref == NULL || probs == NULL || out == NULL || dr == NULL) {
+		fprintf(stderr, "%s: direct stage: %s\n", m->name, dr == NULL ? err : "no memory");
+		rc = -1;
+		goto done;
+	}
+	if (dr_stage_end(dr) != k || dr_stage_out_floats(dr) != n) {
+		fprintf(stderr, "%s: direct stage ends at %u (%zu values), expected %u (%zu)\n",
+				m->name, dr_stage_end(dr), dr_stage_out_floats(dr), k, n);
+		rc = -1;
+		goto done;
+	}
+	sub.n_layers = k;	/* the reference's "logits" are then layer k - 1's output */
+	sub.n_classes = (uint32_t)n;
+	for (p = 0; p < n_pics && rc == 0; p++) {
+		if (ref_cnn_forward(&sub, imgs[p], probs, ref) < 0) {
+			rc = -1;
+			break;
+		}
+		memset(out, 0xff, n * sizeof(float));	/* NaN: every value must be written */
+		dr_stage_run(dr, imgs[p], out);
+		for (c = 0; c < C && rc == 0; c++)
+			for (y = 0; y < H && rc == 0; y++)
+				for (x = 0; x < W && rc == 0; x++) {
+					double e = ref[((size_t)c * H + y) * W + x];
+					double a = out[((size_t)y * W + x) * C + c];
+
+					if (!(fabs(a - e) <= 1e-4 * (1.0 + fabs(e)))) {
+						fprintf(stderr, "%s: picture %u: direct stage C%u Y%u X%u = %.9g, reference %.9g\n",
+								m->name, p, c, y, x, a, e);
+						rc = -1;
+					}
+				}
+	}
+done:
+	dr_stage_free(dr);
+	free(ref);
+	free(probs);
+	free(out);
+	return rc;
+}
+
+/*
+ * The dense path with the direct stage (the default) against the reference and against a
+ * context with the stage turned off, on every picture in one batch, then one at a time.
+ */
+static int
+check_direct_vs_off(const struct fp_model *m, float *const *imgs, uint32_t n_pics, uint32_t k)
+{
+	static float probs[2][MAX_PICS][FP_MODEL_MAX_CLASSES];
+	struct fp_verdict on[MAX_PICS], off[MAX_PICS], out[MAX_PICS];
+	struct fp_infer *ctx_on, *ctx_off;
+	struct fp_infer_params prm;
+	char buf[4096], want[64];
+	uint32_t i;
+	int rc = 0;
+
+	fp_infer_params_init(&prm);
+	prm.max_batch = n_pics;
+	prm.path = FP_INFER_PATH_DENSE;
+	ctx_on = fp_infer_create_params(m, &prm, err, sizeof(err));
+	prm.direct_front = 0;
+	ctx_off = fp_infer_create_params(m, &prm, err, sizeof(err));
+	if (ctx_on == NULL || ctx_off == NULL) {
+		fprintf(stderr, "%s: create: %s\n", m->name, err);
+		rc = -1;
+		goto done;
+	}
+	/* the description says which is used */
+	fp_infer_describe(ctx_on, buf, sizeof(buf));
+	if (k > 0)
+		snprintf(want, sizeof(want), "direct stage: layers 1-%u (", k);
+	else
+		snprintf(want, sizeof(want), "no direct stage;");
+	if (strstr(buf, want) == NULL) {
+		fprintf(stderr, "%s: description lacks \"%s\": %s\n", m->name, want, buf);
+		rc = -1;
+		goto done;
+	}
+	fp_infer_describe(ctx_off, buf, sizeof(buf));
+	if (strstr(buf, k > 0 ? "no direct stage (turned off)" : "no direct stage;") == NULL) {
+		fprintf(stderr, "%s: direct-off description: %s\n", m->name, buf);
+		rc = -1;
+		goto done;
+	}
+	if (run_pics(ctx_on, imgs, 0, n_pics, out) < 0)
+		goto fail;
+	keep(on, probs[0], out, n_pics, m->n_classes);
+	if (run_pics(ctx_off, imgs, 0, n_pics, out) < 0)
+		goto fail;
+	keep(off, probs[1], out, n_pics, m->n_classes);
+	for (i = 0; i < n_pics; i++) {
+		if (on[i].path != FP_INFER_PATH_DENSE || check_ref(m, imgs[i], &on[i]) < 0 ||
+				check_same(&on[i], &off[i], m->n_classes) < 0) {
+			fprintf(stderr, "%s: direct stage, picture %u\n", m->name, i);
+			goto fail;
+		}
+	}
+	/* one at a time, in the last slot's place too: same results */
+	for (i = 0; i < n_pics; i++) {
+		if (run_pics(ctx_on, imgs, i, 1, out) < 0 || check_same(&out[0], &on[i],
+				m->n_classes) < 0) {
+			fprintf(stderr, "%s: direct stage, single picture %u\n", m->name, i);
+			goto fail;
+		}
+	}
+	goto done;
+fail:
+	rc = -1;
+done:
+	fp_infer_free(ctx_on);
+	fp_infer_free(ctx_off);
+	return rc;
+}
+
+/*
+ * The direct stage (a leading one-channel stride-1 conv2d, its relus and dropouts, at most one
+ * maxpool) on many shapes: its own output against the reference, the network's outputs with it
+ * against the reference and against oneDNN alone, the sparse and automatic paths beside it.
+ */
+static int
+test_direct(void)
+{
+	const enum pic_kind kinds[] = { PIC_SCATTER, PIC_BORDER, PIC_BANDS, PIC_DENSE, PIC_EMPTY };
+	const struct fp_layer pad2[] = {	/* padding 2: 32 outputs, two whole blocks a phase */
+		conv(6, 5, 1, 2), op(FP_LAYER_RELU), pool(2, 2, 0), conv(16, 5, 1, 0),
+		op(FP_LAYER_RELU), pool(2, 2, 0), dense(10), op(FP_LAYER_RELU), dense(5),
+	};
+	const struct fp_layer k3_oc20[] = {	/* kernel 3, 20 channels, padded pool: whole front */
+		conv(20, 3, 1, 1), op(FP_LAYER_RELU), pool(3, 2, 1), dense(4),
+	};
+	const struct fp_layer oc1[] = {		/* one output channel */
+		conv(1, 5, 1, 0), op(FP_LAYER_RELU), pool(2, 2, 0), dense(3),
+	};
+	const struct fp_layer relu_both[] = {	/* relu before and after the pool; 17 columns out */
+		conv(6, 3, 1, 0), op(FP_LAYER_RELU), pool(2, 2, 0), op(FP_LAYER_RELU),
+		conv(8, 3, 1, 0), op(FP_LAYER_RELU), dense(4),
+	};
+	const struct fp_layer pool_relu[] = {	/* relu only after a padded pool */
+		conv(5, 4, 1, 1), pool(2, 2, 1), op(FP_LAYER_RELU), conv(4, 3, 1, 0), dense(3),
+	};
+	const struct fp_layer dropouts[] = {	/* dropouts everywhere, pool 3 stride 3 */
+		op(FP_LAYER_DROPOUT), conv(6, 5, 1, 2), op(FP_LAYER_DROPOUT), op(FP_LAYER_RELU),
+		op(FP_LAYER_DROPOUT), pool(3, 3, 0), op(FP_LAYER_DROPOUT), op(FP_LAYER_RELU),
+		conv(6, 3, 1, 1), op(FP_LAYER_RELU), dense(4),
+	};
+	const struct fp_layer conv_only[] = {	/* no pool: the stage is the whole front */
+		conv(7, 3, 1, 0), op(FP_LAYER_RELU), dense(5),
+	};
+	const struct fp_layer bare_conv[] = {	/* no relu, no pool: the stage is one layer */
+		conv(4, 3, 1, 0), conv(6, 3, 1, 0), op(FP_LAYER_RELU), pool(2, 2, 0), dense(3),
+	};
+	const struct fp_layer pool_s1[] = {	/* pool stride 1 with padding, then a stride-2 conv */
+		conv(9, 3, 1, 1), op(FP_LAYER_RELU), pool(3, 1, 1), conv(4, 3, 2, 0),
+		op(FP_LAYER_RELU), dense(3),
+	};
+	const struct fp_layer pool_gap[] = {	/* pool stride 3 > kernel 2: unused columns */
+		conv(3, 2, 1, 0), op(FP_LAYER_RELU), pool(2, 3, 0), dense(4),
+	};
+	const struct fp_layer neg_pool[] = {	/* padded pool on negative values (no relu) */
+		conv(4, 3, 1, 0), pool(3, 2, 1), dense(3),
+	};
+	const struct fp_layer big_k[] = {	/* kernel 9, padding 4 */
+		conv(3, 9, 1, 4), op(FP_LAYER_RELU), pool(2, 2, 0), dense(3),
+	};
+	const struct fp_layer wide[] = {	/* 33 channels, 100 columns: many groups and blocks */
+		conv(33, 5, 1, 2), op(FP_LAYER_RELU), pool(2, 2, 0), dense(3),
+	};
+	const struct fp_layer stride2[] = {	/* stride 2: no direct stage */
+		conv(5, 5, 2, 2), op(FP_LAYER_RELU), pool(2, 2, 0), dense(3),
+	};
+	const struct {
+		const char *name;
+		const struct fp_layer *l;
+		uint32_t n, res, classes, k;
+		enum fp_norm norm;
+	} st[] = {
+		{ "pad2", pad2, 9, 32, 5, 3, FP_NORM_LOG1P },
+		{ "k3-oc20", k3_oc20, 4, 29, 4, 3, FP_NORM_LOG1P },
+		{ "oc1", oc1, 4, 30, 3, 3, FP_NORM_CLIP255 },
+		{ "relu-both", relu_both, 7, 37, 4, 4, FP_NORM_LOG1P },
+		{ "pool-relu", pool_relu, 5, 33, 3, 3, FP_NORM_LOG1P },
+		{ "dropouts", dropouts, 11, 31, 4, 8, FP_NORM_NONE },
+		{ "conv-only", conv_only, 3, 28, 5, 2, FP_NORM_LOG1P },
+		{ "bare-conv", bare_conv, 5, 24, 3, 1, FP_NORM_LOG1P },
+		{ "pool-s1", pool_s1, 6, 26, 3, 3, FP_NORM_LOG1P },
+		{ "pool-gap", pool_gap, 4, 35, 4, 3, FP_NORM_LOG1P },
+		{ "neg-pool", neg_pool, 3, 27, 3, 2, FP_NORM_LOG1P },
+		{ "big-k", big_k, 4, 20, 3, 3, FP_NORM_LOG1P },
+		{ "wide", wide, 4, 100, 3, 3, FP_NORM_LOG1P },
+		{ "stride2", stride2, 4, 32, 3, 0, FP_NORM_LOG1P },
+	};
+	static const uint32_t lenet_res[] = { 32, 64 };
+	uint32_t i;
+
+	for (i = 0; i < 2; i++) {	/* LeNet-5 at 32 and 64: stage = conv, relu, pool */
+		struct fp_model *m = lenet_model(lenet_res[i], 5, 1100 + i);
+		float **imgs = make_pictures(lenet_res[i], FP_NORM_LOG1P, kinds, 5, 8, 150,
+				1200 + i);
+		int rc;
+
+		FP_ASSERT(m != NULL && imgs != NULL);
+		rc = check_direct_stage(m, 3, imgs, 8);
+		if (rc == 0)
+			rc = check_direct_vs_off(m, imgs, 8, 3);
+		free_pictures(imgs, 8);
+		fp_model_free(m);
+		if (rc < 0)
+			FP_FAIL("LeNet-5 at %u x %u", lenet_res[i], lenet_res[i]);
+	}
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		struct fp_model *m = make_model(st[i].name, st[i].res, st[i].classes, st[i].norm,
+				st[i].l, st[i].n, 1300 + i);
+		float **imgs = make_pictures(st[i].res, st[i].norm, kinds, 5, 7, 30, 1400 + i);
+		int rc = 0;
+
+		FP_ASSERT(m != NULL && imgs != NULL);
+		FP_ASSERT_EQ(dr_stage_layers(m, m->n_layers), st[i].k);
+		if (st[i].k > 0)
+			rc = check_direct_stage(m, st[i].k, imgs, 7);
+		if (rc == 0)
+			rc = check_direct_vs_off(m, imgs, 7, st[i].k);
+		if (rc == 0)	/* sparse and automatic paths beside it, partial batches */
+			rc = check_model_all_ways(m, imgs, 7, 8, 1);
+		free_pictures(imgs, 7);
+		fp_model_free(m);
+		if (rc < 0)
+			FP_FAIL("stack %s", st[i].name);
+	}
+	return 0;
+}
+
 /* Pictures from the FlowPic builder: set_input equals set_input_dense, both paths, and reuse. */
 static int
 test_flowpic_input(void)
@@ -928,12 +1177,23 @@ test_errors(void)
 	FP_ASSERT(fp_infer_describe(ctx, buf, sizeof(buf)) > 0);
 	FP_ASSERT_CONTAINS(buf, "model 'lenet5' 32x32, 5 classes; batch sizes 2 1");
 	FP_ASSERT_CONTAINS(buf, "sparse front: layers 1-6");
-	FP_ASSERT_CONTAINS(buf, "L1:conv2d+relu=");
+	FP_ASSERT_CONTAINS(buf, "direct stage: layers 1-3 (conv2d 5x5 pad 0, 6 channels + relu + maxpool 2/2 pad 0)");
+	FP_ASSERT_CONTAINS(buf, "dense front: L4:conv2d+relu=");
 	FP_ASSERT_CONTAINS(buf, "L7:dense+relu=");
 	FP_ASSERT_CONTAINS(buf, "path auto");
 	FP_ASSERT(fp_infer_describe(NULL, buf, sizeof(buf)) > 0);
 	fp_infer_free(ctx);
 	fp_infer_free(NULL);
+	/* the direct stage turned off: oneDNN computes the first layers too */
+	fp_infer_params_init(&prm);
+	FP_ASSERT_EQ(prm.direct_front, 1);
+	prm.direct_front = 0;
+	ctx = fp_infer_create_params(m, &prm, err, sizeof(err));
+	FP_ASSERT(ctx != NULL);
+	FP_ASSERT(fp_infer_describe(ctx, buf, sizeof(buf)) > 0);
+	FP_ASSERT_CONTAINS(buf, "no direct stage (turned off)");
+	FP_ASSERT_CONTAINS(buf, "dense front: L1:conv2d+relu=");
+	fp_infer_free(ctx);
 
 	/* a model starting with a dense layer has no sparse front */
 	{
@@ -1118,6 +1378,7 @@ main(void)
 	FP_RUN(test_many_cells);
 	FP_RUN(test_lenet);
 	FP_RUN(test_other_stacks);
+	FP_RUN(test_direct);
 	FP_RUN(test_paper_1500);
 	printf("%d verdicts compared with the reference\n", verdicts_compared);
 	if (verdicts_compared < 50) {

@@ -14,10 +14,14 @@
  * For each network (LeNet-5 at 32 x 32 and 64 x 64, the FlowPic paper network at 1500 x 1500)
  * and batch size, on the same realistic windows (200..3000 packets, VoIP / video / chat /
  * browsing / file-transfer mixes drawn from a fixed seed), one thread:
- *  (a) dense: the whole network in oneDNN on pictures built beforehand (the baseline);
- *  (b) flowpic: FlowPic built from the packet records + fp_infer on its automatic path
- *      (sparse front when the picture is sparse enough), everything timed;
- * plus the parts of (b): the build alone, and inference alone on the automatic path.
+ *  (a) dense: the whole network in oneDNN on pictures built beforehand (the baseline: a
+ *      context with the direct stage turned off, fp_infer_params.direct_front = 0);
+ *  (b) flowpic: FlowPic built from the packet records + fp_infer with its defaults on the
+ *      automatic path (sparse front when the picture is sparse enough, else the dense path
+ *      with the direct stage computing the first convolution), everything timed;
+ * plus the parts of (b): the build alone, inference alone on the automatic path, with the
+ * sparse path forced, and with the dense path forced (direct stage included); and (a) again
+ * with oneDNN on plain NCHW / OIHW tensors.
  * Usage: bench_infer [seconds per measurement, default 1] [resolution to run only]
  */
 
@@ -388,26 +392,39 @@ bench_resolution(uint32_t res, const uint32_t *batches, uint32_t n_batches)
 		nnz += fp_flowpic_nnz(b.pic);
 	}
 	for (bi = 0; bi < n_batches; bi++) {
-		struct rate dense, full, build, infer, sparse, plain;
+		struct rate dense, full, build, infer, sparse, direct, plain;
 		struct fp_infer_params prm;
-
-		double mb = resident_mb();
+		struct fp_infer *ctx;
+		double mb;
 
 		b.batch = batches[bi];
-		b.ctx = fp_infer_create(m, b.batch, 0.0f, err, sizeof(err));
-		if (b.ctx == NULL) {
+		/* (b) and its parts: the defaults (created first: its memory is measured) */
+		mb = resident_mb();
+		ctx = fp_infer_create(m, b.batch, 0.0f, err, sizeof(err));
+		if (ctx == NULL) {
 			fprintf(stderr, "create: %s\n", err);
 			return -1;
 		}
 		mb = resident_mb() - mb;
 		if (bi == 0) {
-			fp_infer_describe(b.ctx, desc, sizeof(desc));
+			fp_infer_describe(ctx, desc, sizeof(desc));
 			printf("\n%ux%u: %s\n  mean non-zero cells %.0f of %u; auto sparse up to %u cells\n",
 					res, res, desc, (double)nnz / N_WINDOWS, res * res,
-					fp_infer_sparse_max_nnz(b.ctx));
+					fp_infer_sparse_max_nnz(ctx));
 		}
 		printf("  R=%-4u batch %-2u context memory %.0f MB\n", res, b.batch, mb);
+		/* (a): the whole network in oneDNN, no direct stage */
+		fp_infer_params_init(&prm);
+		prm.max_batch = b.batch;
+		prm.direct_front = 0;
+		b.ctx = fp_infer_create_params(m, &prm, err, sizeof(err));
+		if (b.ctx == NULL) {
+			fprintf(stderr, "create: %s\n", err);
+			return -1;
+		}
 		dense = measure(&b, MODE_DENSE);
+		fp_infer_free(b.ctx);
+		b.ctx = ctx;
 		full = measure(&b, MODE_FULL);
 		printf("  R=%-4u batch %-2u (a) dense oneDNN %7.0f/s (cpu %7.0f/s)   (b) build+infer %7.0f/s (cpu %7.0f/s)   b/a %5.2fx   sparse %3.0f%%\n",
 				res, b.batch, dense.wall, dense.cpu, full.wall, full.cpu,
@@ -415,11 +432,13 @@ bench_resolution(uint32_t res, const uint32_t *batches, uint32_t n_batches)
 		build = measure(&b, MODE_BUILD);
 		infer = measure(&b, MODE_INFER);
 		sparse = measure(&b, MODE_SPARSE);
+		direct = measure(&b, MODE_DENSE);
 		fp_infer_free(b.ctx);
 		/* the dense baseline again, oneDNN on plain NCHW/OIHW tensors */
 		fp_infer_params_init(&prm);
 		prm.max_batch = b.batch;
 		prm.plain_formats = 1;
+		prm.direct_front = 0;
 		b.ctx = fp_infer_create_params(m, &prm, err, sizeof(err));
 		if (b.ctx == NULL) {
 			fprintf(stderr, "create: %s\n", err);
@@ -427,8 +446,8 @@ bench_resolution(uint32_t res, const uint32_t *batches, uint32_t n_batches)
 		}
 		plain = measure(&b, MODE_DENSE);
 		fp_infer_free(b.ctx);
-		printf("  %*s cpu: build only %7.0f/s; infer only: auto %7.0f/s, sparse forced %7.0f/s, dense plain formats %7.0f/s\n",
-				16, "", build.cpu, infer.cpu, sparse.cpu, plain.cpu);
+		printf("  %*s cpu: build only %7.0f/s; infer only: auto %7.0f/s, sparse forced %7.0f/s, dense forced (direct stage) %7.0f/s, (a) on plain formats %7.0f/s\n",
+				16, "", build.cpu, infer.cpu, sparse.cpu, direct.cpu, plain.cpu);
 		fflush(stdout);
 	}
 	for (i = 0; i < b.n_built; i++)
