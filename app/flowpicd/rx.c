@@ -141,9 +141,10 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, 
 	uint64_t times[FPD_RX_MAX_BURST];
 	uint32_t wires[FPD_RX_MAX_BURST];
 	uint8_t reasons[FPD_RX_MAX_BURST];
+	struct rte_mbuf *done[FPD_RX_MAX_BURST];
 	uint64_t burst_us = app->set.clock_packet ? rx->now_us : fpd_tsc_us(app);
 	uint64_t burst_bytes = 0;
-	uint16_t i, nf = 0;
+	uint16_t i, nf = 0, nd = 0;
 
 	/* pass 1: parse, and the length each frame counts with */
 	for (i = 0; i < n; i++) {
@@ -185,7 +186,7 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, 
 			rx->rx_bytes += wire;
 			rx->parse[r]++;
 			fpd_count(&rx->other, 1, wire, 0, 0);
-			rte_pktmbuf_free(m);
+			done[nd++] = m;
 			continue;
 		}
 		if (dist) {
@@ -205,7 +206,7 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, 
 				rx->rx_bytes += wire;
 				rx->pipe[FP_PIPE_DIST_RING_FULL]++;
 				fpd_count(&rx->unclassified, 1, wire, 0, 0);
-				rte_pktmbuf_free(m);
+				done[nd++] = m;
 				continue;
 			}
 		}
@@ -218,8 +219,10 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, 
 		if (times[nf] > rx->now_us)
 			rx->now_us = times[nf];
 		nf++;
-		rte_pktmbuf_free(m);
+		done[nd++] = m;
 	}
+	/* everything parsed is in metas: the frames go back to the pool in one call */
+	rte_pktmbuf_free_bulk(done, nd);
 	if (nf > 0)
 		fp_flow_table_add_burst(rx->table, metas, nf, times);
 }

@@ -228,6 +228,19 @@ fpd_workers_done(const struct fpd_app *app)
 }
 
 /*
+ * The tick after one that fell due at or before now: one period later, or, when the lcore was
+ * held up past that too (descheduled on a loaded host), one period from now. Ticks missed are
+ * skipped rather than run back to back, so no snapshot's rates are taken over a few
+ * microseconds and no burst of summary lines follows a stall.
+ */
+static inline uint64_t
+fpd_next_tick(uint64_t due, uint64_t every, uint64_t now)
+{
+	due += every;
+	return due > now ? due : now + every;
+}
+
+/*
  * The stats lcore's loop: runs until every worker has finished and its verdict ring is empty.
  * Verdicts are the only input; everything else is read from the other stages' counters.
  */
@@ -237,7 +250,7 @@ fpd_stats_main(struct fpd_app *app)
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t next_summary = 0, summary_every = 0;
 	uint64_t snap_every = (uint64_t)(app->set.stats_interval * (double)hz);
-	uint64_t next_snap = rte_get_tsc_cycles();
+	uint64_t next_snap = rte_get_tsc_cycles(), now;
 
 	if (app->set.summary_interval > 0) {
 		summary_every = (uint64_t)(app->set.summary_interval * (double)hz);
@@ -253,13 +266,14 @@ fpd_stats_main(struct fpd_app *app)
 		fpd_reload_poll(app);
 		if (app->old_model == NULL && atomic_exchange(&app->reload, 0))
 			fpd_reload_model(app);
-		if (rte_get_tsc_cycles() >= next_snap) {
+		now = rte_get_tsc_cycles();
+		if (now >= next_snap) {
 			fpd_snapshot_publish(app, 0);
-			next_snap += snap_every;
+			next_snap = fpd_next_tick(next_snap, snap_every, now);
 		}
-		if (summary_every != 0 && rte_get_tsc_cycles() >= next_summary) {
+		if (summary_every != 0 && now >= next_summary) {
 			fpd_stats_summary(app, 0);
-			next_summary += summary_every;
+			next_summary = fpd_next_tick(next_summary, summary_every, now);
 		}
 		if (n == 0)
 			rte_delay_us_sleep(100);
