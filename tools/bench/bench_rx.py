@@ -48,7 +48,7 @@ def run_bare(build, pcap, seconds, mbufs):
     if out.returncode != 0:
         raise SystemExit("bench-rx-bare failed: %s" % out.stderr[-2000:])
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["packets"], r["cpu_ns"], r["tsc_hz"]
+    return r["packets"], r["cpu_ns"], r["tsc_hz"], r["max_rss_kb"]
 
 
 def run_flowpicd(build, pcap, seconds, mbufs, flows, tmp, model):
@@ -76,13 +76,23 @@ def run_flowpicd(build, pcap, seconds, mbufs, flows, tmp, model):
         if "RX lcore(s)" in line or not line:
             break
     time.sleep(seconds)
+    rss_kb = vm_hwm_kb(p.pid)
     p.send_signal(signal.SIGTERM)
     out, err2 = p.communicate(timeout=300)
     if p.returncode != 0:
         raise SystemExit("flowpicd failed (%d): %s%s" % (p.returncode, err[-2000:], err2[-2000:]))
     st = json.load(open(os.path.join(tmp, "bench.json")))
     rx = st["rx_lcores"][0]
-    return rx["packets"], rx["cpu_ns"], st["tsc_hz"], rx["flows_at_stop"], st
+    return rx["packets"], rx["cpu_ns"], st["tsc_hz"], rx["flows_at_stop"], st, rss_kb
+
+
+def vm_hwm_kb(pid):
+    """Peak resident memory of a process (VmHWM, kB); with --no-huge DPDK's memory is in it."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def cpu_model():
@@ -106,8 +116,12 @@ def main():
     print("rates are packets per second of the polling thread's own CPU time (thread clock),")
     print("so time the thread spent descheduled on a shared machine does not count against it;")
     print("cycles/packet = thread CPU seconds x TSC Hz / packets.")
-    print("%-6s %9s %12s %12s %7s %10s %10s %12s" % ("mix", "flows", "bare Mpps", "flowpic Mpps",
-                                                    "ratio", "cyc/pkt", "bare c/p", "flows@stop"))
+    print("peak RSS of each process (with --no-huge DPDK's memory is process memory); both")
+    print("hold the same preloaded capture and mbuf pool, so the difference is flowpicd's own")
+    print("state: flow table, record chunks, rings, model and inference buffers.")
+    print("%-6s %9s %12s %12s %7s %10s %10s %12s %9s %9s" % (
+        "mix", "flows", "bare Mpps", "flowpic Mpps", "ratio", "cyc/pkt", "bare c/p",
+        "flows@stop", "RSS MB", "bare RSS"))
     with tempfile.TemporaryDirectory(prefix="fpbench-") as tmp:
         model = os.path.join(tmp, "m.fpm")
         m = fpmodel.lenet5(32, ["voip", "video", "chat", "browsing", "file_transfer"])
@@ -120,14 +134,15 @@ def main():
                 pcap = os.path.join(tmp, "rx-%s-%d.pcap" % (mixname, flows))
                 build_capture(pcap, flows, n_packets, mix)
                 mbufs = n_packets + 16384
-                bp, bns, hz = run_bare(args.build, pcap, args.seconds, mbufs)
-                fp_, fns, hz2, active, st = run_flowpicd(args.build, pcap, args.seconds, mbufs,
+                bp, bns, hz, brss = run_bare(args.build, pcap, args.seconds, mbufs)
+                fp_, fns, hz2, active, st, rss = run_flowpicd(args.build, pcap, args.seconds, mbufs,
                                                          flows, tmp, model)
                 bare_mpps = bp / (bns / 1e9) / 1e6
                 fp_mpps = fp_ / (fns / 1e9) / 1e6
-                print("%-6s %9d %12.2f %12.2f %7.2f %10.1f %10.1f %12d" % (
+                print("%-6s %9d %12.2f %12.2f %7.2f %10.1f %10.1f %12d %9.0f %9.0f" % (
                     mixname, flows, bare_mpps, fp_mpps, fp_mpps / bare_mpps,
-                    fns / 1e9 * hz2 / fp_, bns / 1e9 * hz / bp, active))
+                    fns / 1e9 * hz2 / fp_, bns / 1e9 * hz / bp, active, rss / 1024,
+                    brss / 1024))
                 sys.stdout.flush()
                 os.unlink(pcap)
         print("TSC %.3f GHz (DPDK's measurement)" % (hz / 1e9))

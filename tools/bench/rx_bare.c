@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -27,6 +28,7 @@ main(int argc, char **argv)
 	struct rte_mempool *mp;
 	struct rte_mbuf *pkts[BURST];
 	struct timespec cpu0, cpu1;
+	struct rusage ru;
 	uint64_t packets = 0, t0, end, hz;
 	double seconds;
 	unsigned int mbufs;
@@ -70,10 +72,11 @@ main(int argc, char **argv)
 	}
 	t0 = rte_get_tsc_cycles() - t0;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"packets\": %" PRIu64 ", \"cycles\": %" PRIu64 ", \"tsc_hz\": %" PRIu64
-		", \"cpu_ns\": %" PRIu64 "}\n", packets, t0, hz,
+		", \"cpu_ns\": %" PRIu64 ", \"max_rss_kb\": %ld}\n", packets, t0, hz,
 		(uint64_t)((cpu1.tv_sec - cpu0.tv_sec) * 1000000000ll + cpu1.tv_nsec -
-		cpu0.tv_nsec));
+		cpu0.tv_nsec), ru.ru_maxrss);
 	rte_eth_dev_stop(0);
 	rte_eal_cleanup();
 	return 0;
