@@ -20,8 +20,8 @@
  *      automatic path (sparse front when the picture is sparse enough, else the dense path
  *      with the direct stage computing the first convolution), everything timed;
  * plus the parts of (b): the build alone, inference alone on the automatic path, with the
- * sparse path forced, and with the dense path forced (direct stage included); and (a) again
- * with oneDNN on plain NCHW / OIHW tensors.
+ * sparse path forced, and with the dense path forced (with the direct stage when the model
+ * has one: the description line says); and (a) again with oneDNN on plain NCHW / OIHW tensors.
  * Usage: bench_infer [seconds per measurement, default 1] [resolution to run only]
  */
 
@@ -446,7 +446,7 @@ bench_resolution(uint32_t res, const uint32_t *batches, uint32_t n_batches)
 		}
 		plain = measure(&b, MODE_DENSE);
 		fp_infer_free(b.ctx);
-		printf("  %*s cpu: build only %7.0f/s; infer only: auto %7.0f/s, sparse forced %7.0f/s, dense forced (direct stage) %7.0f/s, (a) on plain formats %7.0f/s\n",
+		printf("  %*s cpu: build only %7.0f/s; infer only: auto %7.0f/s, sparse forced %7.0f/s, dense forced %7.0f/s, (a) on plain formats %7.0f/s\n",
 				16, "", build.cpu, infer.cpu, sparse.cpu, direct.cpu, plain.cpu);
 		fflush(stdout);
 	}
