@@ -95,30 +95,6 @@ struct dr_stage {
 	char desc[160];
 };
 
-static void
-dr_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Zeroed, 64-byte aligned, with 64 bytes of slack. */
-static void *
-dr_alloc(size_t bytes)
-{
-	size_t sz = ((bytes + 63) & ~(size_t)63) + 64;
-	void *p = aligned_alloc(64, sz);
-
-	if (p != NULL)
-		memset(p, 0, sz);
-	return p;
-}
-
 static inline dr_vf
 dr_load(const float *p)
 {
@@ -196,7 +172,7 @@ pack_weights(struct dr_stage *dr, const struct fp_layer *l)
 
 	dr->n_groups = n;
 	dr->groups = calloc(n, sizeof(*dr->groups));
-	dr->wpack = dr_alloc((kk + 1) * dr->oc * sizeof(float));
+	dr->wpack = infer_zalloc((kk + 1) * dr->oc * sizeof(float));
 	if (dr->groups == NULL || dr->wpack == NULL)
 		return -ENOMEM;
 	w = dr->wpack;
@@ -275,9 +251,9 @@ lay_out(struct dr_stage *dr)
 		dr->fill_n[q] = hi > lo ? hi - lo : 0;
 		dr->fill_c0[q] = dr->ps * lo + q - dr->pad;
 	}
-	dr->planes = dr_alloc(dr->ps * dr->plane * sizeof(float));
-	dr->ring = dr_alloc((size_t)dr->pk * dr->oc * dr->ps * dr->cstride * sizeof(float));
-	dr->tmp = dr_alloc((size_t)dr->oc * dr->pblocks * DR_V * sizeof(float));
+	dr->planes = infer_zalloc(dr->ps * dr->plane * sizeof(float));
+	dr->ring = infer_zalloc((size_t)dr->pk * dr->oc * dr->ps * dr->cstride * sizeof(float));
+	dr->tmp = infer_zalloc((size_t)dr->oc * dr->pblocks * DR_V * sizeof(float));
 	dr->blocks = calloc(dr->n_blocks, sizeof(*dr->blocks));
 	dr->offs = calloc((size_t)dr->n_blocks * dr->k, sizeof(*dr->offs));
 	if (dr->planes == NULL || dr->ring == NULL || dr->tmp == NULL || dr->blocks == NULL ||
@@ -320,7 +296,7 @@ dr_stage_create(const struct fp_model *m, uint32_t front_end, char *err, size_t 
 	size_t n;
 
 	if (end == 0) {
-		dr_err(err, errlen, "the model does not start with a one-channel stride-1 conv2d");
+		infer_err(err, errlen, "the model does not start with a one-channel stride-1 conv2d");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -367,7 +343,7 @@ dr_stage_create(const struct fp_model *m, uint32_t front_end, char *err, size_t 
 	return dr;
 nomem:
 	dr_stage_free(dr);
-	dr_err(err, errlen, "out of memory for the direct stage");
+	infer_err(err, errlen, "out of memory for the direct stage");
 	errno = ENOMEM;
 	return NULL;
 }

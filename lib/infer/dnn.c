@@ -52,11 +52,9 @@ dnn_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	infer_verr(err, errlen, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

@@ -89,16 +89,32 @@ struct fp_infer {
 	char desc[3072];
 };
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
+void
+infer_verr(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err != NULL && errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+}
+
+void
+infer_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL || errlen == 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	infer_verr(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+void *
+infer_zalloc(size_t bytes)
+{
+	size_t sz = ((bytes + 63) & ~(size_t)63) + 64;
+	void *p = aligned_alloc(64, sz);
+
+	if (p != NULL)
+		memset(p, 0, sz);
+	return p;
 }
 
 static const char *
@@ -138,18 +154,18 @@ check_model(const struct fp_model *m, char *err, size_t errlen)
 	int flat = 0;
 
 	if (m->resolution == 0 || m->resolution > FP_FLOWPIC_RES_MAX) {
-		set_err(err, errlen, "model resolution %u out of range 1..%u", m->resolution,
+		infer_err(err, errlen, "model resolution %u out of range 1..%u", m->resolution,
 				FP_FLOWPIC_RES_MAX);
 		return -EINVAL;
 	}
 	if (m->n_layers == 0 || m->n_layers > FP_MODEL_MAX_LAYERS || m->n_classes == 0 ||
 			m->n_classes > FP_MODEL_MAX_CLASSES) {
-		set_err(err, errlen, "model has %u layers and %u classes", m->n_layers,
+		infer_err(err, errlen, "model has %u layers and %u classes", m->n_layers,
 				m->n_classes);
 		return -EINVAL;
 	}
 	if (m->norm != FP_NORM_NONE && m->norm != FP_NORM_LOG1P && m->norm != FP_NORM_CLIP255) {
-		set_err(err, errlen, "model normalisation %d unknown", (int)m->norm);
+		infer_err(err, errlen, "model normalisation %d unknown", (int)m->norm);
 		return -EINVAL;
 	}
 	h = w = m->resolution;
@@ -167,7 +183,7 @@ check_model(const struct fp_model *m, char *err, size_t errlen)
 			ow = window_out(w, l->kernel, l->stride, l->padding);
 			if (flat || oh == 0 || ow == 0 ||
 					(l->type == FP_LAYER_MAXPOOL && 2 * l->padding > l->kernel)) {
-				set_err(err, errlen, "layer %u (%s): kernel %u stride %u padding %u do not fit input %ux%ux%u",
+				infer_err(err, errlen, "layer %u (%s): kernel %u stride %u padding %u do not fit input %ux%ux%u",
 						i + 1, layer_name(l->type), l->kernel, l->stride,
 						l->padding, c, h, w);
 				return -EINVAL;
@@ -186,7 +202,7 @@ check_model(const struct fp_model *m, char *err, size_t errlen)
 			break;
 		case FP_LAYER_SOFTMAX:
 			if (i + 1 != m->n_layers) {
-				set_err(err, errlen, "layer %u (softmax): softmax must be the last layer",
+				infer_err(err, errlen, "layer %u (softmax): softmax must be the last layer",
 						i + 1);
 				return -EINVAL;
 			}
@@ -195,19 +211,19 @@ check_model(const struct fp_model *m, char *err, size_t errlen)
 		case FP_LAYER_DROPOUT:
 			break;
 		default:
-			set_err(err, errlen, "layer %u: unknown layer type %d", i + 1, (int)l->type);
+			infer_err(err, errlen, "layer %u: unknown layer type %d", i + 1, (int)l->type);
 			return -EINVAL;
 		}
 		if (oc == 0 || l->in_c != c || l->in_h != h || l->in_w != w || l->out_c != oc ||
 				l->out_h != oh || l->out_w != ow) {
-			set_err(err, errlen, "layer %u (%s): shapes %ux%ux%u -> %ux%ux%u, expected %ux%ux%u -> %ux%ux%u (shapes not derived?)",
+			infer_err(err, errlen, "layer %u (%s): shapes %ux%ux%u -> %ux%ux%u, expected %ux%ux%u -> %ux%ux%u (shapes not derived?)",
 					i + 1, layer_name(l->type), l->in_c, l->in_h, l->in_w,
 					l->out_c, l->out_h, l->out_w, c, h, w, oc, oh, ow);
 			return -EINVAL;
 		}
 		if (nw > 0 && (l->weights == NULL || l->bias == NULL || l->n_weights != nw ||
 				l->n_bias != nb)) {
-			set_err(err, errlen, "layer %u (%s): weights not bound (%zu + %zu floats, %zu + %zu needed)",
+			infer_err(err, errlen, "layer %u (%s): weights not bound (%zu + %zu floats, %zu + %zu needed)",
 					i + 1, layer_name(l->type), l->weights ? l->n_weights : 0,
 					l->bias ? l->n_bias : 0, nw, nb);
 			return -EINVAL;
@@ -219,7 +235,7 @@ check_model(const struct fp_model *m, char *err, size_t errlen)
 		w = ow;
 	}
 	if ((uint64_t)c * h * w != m->n_classes) {
-		set_err(err, errlen, "network outputs %ux%ux%u values but the model lists %u classes",
+		infer_err(err, errlen, "network outputs %ux%ux%u values but the model lists %u classes",
 				c, h, w, m->n_classes);
 		return -EINVAL;
 	}
@@ -255,17 +271,6 @@ fp_infer_params_init(struct fp_infer_params *p)
 	p->sparse_max_nnz = 0;
 	p->plain_formats = 0;
 	p->direct_front = 1;
-}
-
-static void *
-zalloc(size_t bytes)
-{
-	size_t sz = (bytes + 63) & ~(size_t)63;
-	void *p = aligned_alloc(64, sz == 0 ? 64 : sz);
-
-	if (p != NULL)
-		memset(p, 0, sz == 0 ? 64 : sz);
-	return p;
 }
 
 void
@@ -375,25 +380,25 @@ alloc_buffers(struct fp_infer *ctx)
 {
 	size_t B = ctx->max_batch;
 
-	ctx->dense_in = zalloc(B * ctx->pic_floats * sizeof(float));
+	ctx->dense_in = infer_zalloc(B * ctx->pic_floats * sizeof(float));
 	if (ctx->front_end > 0) {
-		ctx->front_out = zalloc(B * ctx->mid_floats * sizeof(float));
-		ctx->tail_in = zalloc(B * ctx->mid_floats * sizeof(float));
+		ctx->front_out = infer_zalloc(B * ctx->mid_floats * sizeof(float));
+		ctx->tail_in = infer_zalloc(B * ctx->mid_floats * sizeof(float));
 		if (ctx->direct_end > 0 && ctx->direct_end < ctx->front_end) {
-			ctx->direct_out = zalloc(B * ctx->direct_floats * sizeof(float));
+			ctx->direct_out = infer_zalloc(B * ctx->direct_floats * sizeof(float));
 			if (ctx->direct_out == NULL)
 				return -ENOMEM;
 		}
 	} else {
 		ctx->tail_in = ctx->dense_in;
 	}
-	ctx->logits = zalloc(B * ctx->n_out * sizeof(float));
-	ctx->probs = zalloc(B * ctx->n_out * sizeof(float));
-	ctx->state = zalloc(B);
-	ctx->dense_idx = zalloc(B * sizeof(uint32_t));
-	ctx->clear_n = zalloc(B * sizeof(uint32_t));
+	ctx->logits = infer_zalloc(B * ctx->n_out * sizeof(float));
+	ctx->probs = infer_zalloc(B * ctx->n_out * sizeof(float));
+	ctx->state = infer_zalloc(B);
+	ctx->dense_idx = infer_zalloc(B * sizeof(uint32_t));
+	ctx->clear_n = infer_zalloc(B * sizeof(uint32_t));
 	ctx->clear_cap = ctx->pic_floats < CLEAR_CAP ? (uint32_t)ctx->pic_floats : CLEAR_CAP;
-	ctx->clear_idx = zalloc(B * ctx->clear_cap * sizeof(uint32_t));
+	ctx->clear_idx = infer_zalloc(B * ctx->clear_cap * sizeof(uint32_t));
 	if (ctx->dense_in == NULL || ctx->tail_in == NULL || ctx->logits == NULL ||
 			ctx->probs == NULL || ctx->state == NULL || ctx->dense_idx == NULL ||
 			ctx->clear_n == NULL || ctx->clear_idx == NULL ||
@@ -460,25 +465,25 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (m == NULL || p == NULL) {
-		set_err(err, errlen, "no model or parameters");
+		infer_err(err, errlen, "no model or parameters");
 		errno = EINVAL;
 		return NULL;
 	}
 	if (p->max_batch == 0 || p->max_batch > FP_INFER_MAX_BATCH) {
-		set_err(err, errlen, "max_batch %u out of range 1..%u", p->max_batch,
+		infer_err(err, errlen, "max_batch %u out of range 1..%u", p->max_batch,
 				FP_INFER_MAX_BATCH);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (!(p->confidence_threshold >= 0.0f && p->confidence_threshold <= 1.0f)) {
-		set_err(err, errlen, "confidence threshold %g out of range [0, 1]",
+		infer_err(err, errlen, "confidence threshold %g out of range [0, 1]",
 				(double)p->confidence_threshold);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (p->path != FP_INFER_PATH_AUTO && p->path != FP_INFER_PATH_DENSE &&
 			p->path != FP_INFER_PATH_SPARSE) {
-		set_err(err, errlen, "unknown path %d", (int)p->path);
+		infer_err(err, errlen, "unknown path %d", (int)p->path);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -489,7 +494,7 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 	}
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL) {
-		set_err(err, errlen, "out of memory");
+		infer_err(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -525,10 +530,10 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 	}
 	if (p->path == FP_INFER_PATH_SPARSE && ctx->front_end == 0) {
 		if (ctx->sparse_bytes > 0)
-			set_err(err, errlen, "sparse path asked for but its front would need %zu MB",
+			infer_err(err, errlen, "sparse path asked for but its front would need %zu MB",
 					ctx->sparse_bytes >> 20);
 		else
-			set_err(err, errlen, "sparse path asked for but the model does not start with a conv2d");
+			infer_err(err, errlen, "sparse path asked for but the model does not start with a conv2d");
 		fp_infer_free(ctx);
 		errno = EINVAL;
 		return NULL;
@@ -538,7 +543,7 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 		ctx->norm_lut[i] = fp_norm_apply(m->norm, i);
 	rc = alloc_buffers(ctx);
 	if (rc < 0) {
-		set_err(err, errlen, "out of memory for %u pictures of %ux%u", ctx->max_batch,
+		infer_err(err, errlen, "out of memory for %u pictures of %ux%u", ctx->max_batch,
 				ctx->res, ctx->res);
 	} else {
 		prev_threads = omp_get_max_threads();
@@ -546,7 +551,7 @@ fp_infer_create_params(const struct fp_model *m, const struct fp_infer_params *p
 		rc = build(ctx, p, err, errlen);
 		omp_set_num_threads(prev_threads);
 		if (rc == -ENOMEM && err != NULL && err[0] == '\0')
-			set_err(err, errlen, "out of memory");
+			infer_err(err, errlen, "out of memory");
 	}
 	if (rc < 0) {
 		fp_infer_free(ctx);

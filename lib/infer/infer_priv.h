@@ -2,12 +2,24 @@
 #ifndef FP_INFER_PRIV_H
 #define FP_INFER_PRIV_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include "model.h"
+
+/* Format a message into err (errlen bytes); nothing when err is NULL or errlen is 0. */
+void
+infer_verr(char *err, size_t errlen, const char *fmt, va_list ap);
+
+void
+infer_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Zeroed memory, 64-byte aligned, with 64 bytes of slack past the end; released by free(). */
+void *
+infer_zalloc(size_t bytes);
 
 /* Shared buffers the chains' intermediate tensors live in (chains never run concurrently). */
 enum dnn_buf {

@@ -93,29 +93,6 @@ struct sp_front {
 	size_t out_floats;
 };
 
-static void
-sp_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static void *
-sp_alloc(size_t bytes)
-{
-	size_t sz = ((bytes + 63) & ~(size_t)63) + 64;
-	void *p = aligned_alloc(64, sz);
-
-	if (p != NULL)
-		memset(p, 0, sz);
-	return p;
-}
-
 static inline const float *
 bg_at(const struct sp_layer *L, const float *base, uint32_t pos)
 {
@@ -827,8 +804,8 @@ shrink_uniform(struct sp_layer *L)
 				differs(L->bg_pre + (size_t)pos * L->cp, L->bg_pre, L->cp))
 			return 0;
 	}
-	bg = sp_alloc(L->cp * sizeof(float));
-	bg_pre = L->bg_pre != L->bg ? sp_alloc(L->cp * sizeof(float)) : bg;
+	bg = infer_zalloc(L->cp * sizeof(float));
+	bg_pre = L->bg_pre != L->bg ? infer_zalloc(L->cp * sizeof(float)) : bg;
 	if (bg == NULL || bg_pre == NULL) {
 		free(bg);
 		return -ENOMEM;
@@ -852,13 +829,13 @@ layer_setup(struct sp_layer *L, struct sp_layer *P, const struct fp_layer *fl)
 	uint32_t pos, o, c, kh, kw;
 
 	L->words = (L->out_w + 63) / 64;
-	L->fan = sp_alloc(2 * ((size_t)L->in_h + L->in_w) * sizeof(uint32_t));
-	L->work = sp_alloc(full * sizeof(float));
-	L->bits = sp_alloc((size_t)L->out_h * L->words * sizeof(uint64_t));
-	L->dirty = sp_alloc((size_t)L->n_pos * sizeof(uint32_t));
-	L->all = sp_alloc((size_t)L->n_pos * sizeof(uint32_t));
-	L->bg = sp_alloc(full * sizeof(float));
-	L->bg_pre = L->relu ? sp_alloc(full * sizeof(float)) : L->bg;
+	L->fan = infer_zalloc(2 * ((size_t)L->in_h + L->in_w) * sizeof(uint32_t));
+	L->work = infer_zalloc(full * sizeof(float));
+	L->bits = infer_zalloc((size_t)L->out_h * L->words * sizeof(uint64_t));
+	L->dirty = infer_zalloc((size_t)L->n_pos * sizeof(uint32_t));
+	L->all = infer_zalloc((size_t)L->n_pos * sizeof(uint32_t));
+	L->bg = infer_zalloc(full * sizeof(float));
+	L->bg_pre = L->relu ? infer_zalloc(full * sizeof(float)) : L->bg;
 	if (L->fan == NULL || L->work == NULL || L->bits == NULL || L->dirty == NULL ||
 			L->all == NULL || L->bg == NULL || L->bg_pre == NULL)
 		return -ENOMEM;
@@ -869,8 +846,8 @@ layer_setup(struct sp_layer *L, struct sp_layer *P, const struct fp_layer *fl)
 	interior(L->int_h, L->in_h, L->out_h, L->k, L->s, L->p);
 	interior(L->int_w, L->in_w, L->out_w, L->k, L->s, L->p);
 	if (L->type == FP_LAYER_CONV2D) {
-		L->wt = sp_alloc((size_t)L->k * L->k * L->in_c * L->cp * sizeof(float));
-		L->bias = sp_alloc(L->cp * sizeof(float));
+		L->wt = infer_zalloc((size_t)L->k * L->k * L->in_c * L->cp * sizeof(float));
+		L->bias = infer_zalloc(L->cp * sizeof(float));
 		if (L->wt == NULL || L->bias == NULL)
 			return -ENOMEM;
 		for (o = 0; o < L->out_c; o++) {
@@ -882,7 +859,7 @@ layer_setup(struct sp_layer *L, struct sp_layer *P, const struct fp_layer *fl)
 							fl->weights[(((size_t)o * L->in_c + c) * L->k + kh) *
 								L->k + kw];
 		}
-		L->ws = sp_alloc((size_t)L->k * L->s * L->in_c * L->f * L->cp * sizeof(float));
+		L->ws = infer_zalloc((size_t)L->k * L->s * L->in_c * L->f * L->cp * sizeof(float));
 		if (L->ws == NULL)
 			return -ENOMEM;
 		for (kh = 0; kh < L->k; kh++) {
@@ -982,7 +959,7 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 
 	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL) {
-		sp_err(err, errlen, "out of memory");
+		infer_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	for (i = 0; i < n_layers; i++) {
@@ -992,12 +969,12 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 		case FP_LAYER_CONV2D:
 		case FP_LAYER_MAXPOOL:
 			if (sp->n == 0 && (fl->type != FP_LAYER_CONV2D || fl->in_c != 1)) {
-				sp_err(err, errlen, "layer %u: sparse front must start with a conv2d on the input",
+				infer_err(err, errlen, "layer %u: sparse front must start with a conv2d on the input",
 						i + 1);
 				goto fail;
 			}
 			if (fl->in_c > SP_MAX_C || fl->out_c > SP_MAX_C) {
-				sp_err(err, errlen, "layer %u: more than %u channels", i + 1, SP_MAX_C);
+				infer_err(err, errlen, "layer %u: more than %u channels", i + 1, SP_MAX_C);
 				goto fail;
 			}
 			L = &sp->layers[sp->n++];
@@ -1018,7 +995,7 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 			break;
 		case FP_LAYER_RELU:
 			if (L == NULL) {
-				sp_err(err, errlen, "layer %u: sparse front must start with a conv2d",
+				infer_err(err, errlen, "layer %u: sparse front must start with a conv2d",
 						i + 1);
 				goto fail;
 			}
@@ -1027,13 +1004,13 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 		case FP_LAYER_DROPOUT:
 			break;
 		default:
-			sp_err(err, errlen, "layer %u: type %d not allowed in the sparse front", i + 1,
+			infer_err(err, errlen, "layer %u: type %d not allowed in the sparse front", i + 1,
 					(int)fl->type);
 			goto fail;
 		}
 	}
 	if (sp->n == 0) {
-		sp_err(err, errlen, "no layer in the sparse front");
+		infer_err(err, errlen, "no layer in the sparse front");
 		goto fail;
 	}
 	/* the picture: R x R x 1, zero at rest, its cells as dirty positions */
@@ -1042,9 +1019,9 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 	sp->in.out_c = sp->in.cp = 1;
 	sp->in.n_pos = m->resolution * m->resolution;
 	sp->in.uniform = 1;
-	sp->in.work = sp_alloc((size_t)sp->in.n_pos * sizeof(float));
-	sp->in.dirty = sp_alloc((size_t)sp->in.n_pos * sizeof(uint32_t));
-	sp->in.bg = sp->in.bg_pre = sp_alloc(sizeof(float));
+	sp->in.work = infer_zalloc((size_t)sp->in.n_pos * sizeof(float));
+	sp->in.dirty = infer_zalloc((size_t)sp->in.n_pos * sizeof(uint32_t));
+	sp->in.bg = sp->in.bg_pre = infer_zalloc(sizeof(float));
 	if (sp->in.work == NULL || sp->in.dirty == NULL || sp->in.bg == NULL)
 		goto nomem;
 	/* in order: a layer's background is computed from the previous one's */
@@ -1055,7 +1032,7 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 	}
 	last = &sp->layers[sp->n - 1];
 	sp->out_floats = (size_t)last->n_pos * last->out_c;
-	sp->bg_out = sp_alloc(sp->out_floats * sizeof(float));
+	sp->bg_out = infer_zalloc(sp->out_floats * sizeof(float));
 	if (sp->bg_out == NULL)
 		goto nomem;
 	for (pos = 0; pos < last->n_pos; pos++)
@@ -1063,7 +1040,7 @@ sp_front_create(const struct fp_model *m, uint32_t n_layers, char *err, size_t e
 				last->out_c * sizeof(float));
 	return sp;
 nomem:
-	sp_err(err, errlen, "out of memory for the sparse front");
+	infer_err(err, errlen, "out of memory for the sparse front");
 fail:
 	sp_front_free(sp);
 	return NULL;

@@ -11,6 +11,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import fptest  # noqa: E402
+from bench_rx import cpu_model, run_bare  # noqa: E402
 
 
 def capture_span(path):
@@ -36,19 +37,6 @@ def capture_span(path):
             last = t
             n += 1
     return n, first, last
-
-
-def run_bare(build, pcap, seconds, mbufs):
-    """Baseline: bench-rx-bare (rx_burst + free) on the same capture looped, Mpps of CPU time."""
-    exe = os.path.join(build, "tools", "bench", "bench-rx-bare")
-    cmd = [exe, "--no-huge", "--no-shconf", "-m", "2048", "--no-pci", "-l", "1",
-           "--log-level", "lib.eal:error", "--file-prefix", "fpreplaybare",
-           "--vdev", "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "--", str(seconds), str(mbufs)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 600)
-    if out.returncode != 0:
-        raise SystemExit("bench-rx-bare failed: %s" % out.stderr[-2000:])
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["packets"] / (r["cpu_ns"] / 1e9)
 
 
 def run_flowpicd(build, pcap, model, tmp, tag, extra=()):
@@ -81,14 +69,6 @@ def describe(st, wall):
             "pps": packets / run_s, "pps_cpu": packets / cpu_s, "wps": windows / run_s}
 
 
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "?"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
@@ -105,7 +85,9 @@ def main():
     print("capture: %s, %d frames over %.1f s; model %s; 1 RX lcore + 1 worker + stats" % (
         os.path.relpath(args.pcap, TOP), n, last - first, os.path.relpath(args.model, TOP)))
     with tempfile.TemporaryDirectory(prefix="fpreplay-") as tmp:
-        bare = run_bare(args.build, args.pcap, args.bare_seconds, n + 16384)
+        bare_packets, bare_cpu_ns, _, _ = run_bare(args.build, args.pcap, args.bare_seconds,
+                                                   n + 16384)
+        bare = bare_packets / (bare_cpu_ns / 1e9)
         st, verdicts, wall = run_flowpicd(args.build, args.pcap, args.model, tmp, "full")
         fptest.check_accounting(fptest.Result(0, "accounting: ok", "", st, verdicts))
         full = describe(st, wall)
