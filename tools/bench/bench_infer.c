@@ -461,7 +461,7 @@ bench_resolution(uint32_t res, const uint32_t *batches, uint32_t n_batches)
 int
 main(int argc, char **argv)
 {
-	static const uint32_t small[] = { 1, 64 }, big[] = { 1, 8 };
+	static const uint32_t small[] = { 1, 64 }, big[] = { 1, 8, 64 };
 	uint32_t only = 0, i;
 	char cpu[256];
 
@@ -486,7 +486,7 @@ main(int argc, char **argv)
 		return 1;
 	if ((only == 0 || only == 64) && bench_resolution(64, small, 2) < 0)
 		return 1;
-	if ((only == 0 || only == 1500) && bench_resolution(1500, big, 2) < 0)
+	if ((only == 0 || only == 1500) && bench_resolution(1500, big, 3) < 0)
 		return 1;
 	return 0;
 }
