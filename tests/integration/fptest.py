@@ -1,6 +1,8 @@
 """Harness for flowpicd integration tests: run flowpicd, read its outputs, assert, report."""
+import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,69 @@ def canon(verdicts):
     keys = ("time", "src", "dst", "sport", "dport", "proto", "window", "category",
             "packets", "bytes")
     return sorted(tuple(v[k] for k in keys) + (round(v["confidence"], 3),) for v in verdicts)
+
+
+def _die_with_parent():
+    """In the child before exec: the kernel sends it SIGKILL when the test process dies, so a
+    test killed by meson's timeout leaves no flowpicd polling (and loading the CPUs) behind."""
+    import ctypes
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def spawn(cmd, **kw):
+    """subprocess.Popen(cmd, **kw) for a long-lived process: it dies with the test."""
+    return subprocess.Popen(cmd, preexec_fn=_die_with_parent, **kw)
+
+
+def threads(pid):
+    """One line per thread of pid: its id, name, state and kernel wait channel."""
+    out = []
+    for task in sorted(glob.glob("/proc/%d/task/*" % pid)):
+        try:
+            stat = open(task + "/stat").read()
+            wchan = open(task + "/wchan").read() if os.path.exists(task + "/wchan") else "?"
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2]
+        out.append("  tid %s %-16s state %s wchan %s" % (os.path.basename(task), name, state,
+                                                         wchan or "-"))
+    return "\n".join(out)
+
+
+def stacks(pid, timeout=60):
+    """Every thread's backtrace of a live process (gdb in batch mode), or why there is none."""
+    try:
+        p = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid), "-ex",
+                            "thread apply all bt 25"], capture_output=True, text=True,
+                           timeout=timeout)
+        return "\n".join(line for line in p.stdout.splitlines()
+                         if line.startswith(("Thread ", "#")))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "(no backtrace: %s)" % e
+
+
+def stop(proc, what, timeout=20, sig=signal.SIGTERM):
+    """Send sig to proc and return its exit status. If it has not exited after timeout seconds
+    (scaled by TIMEOUT_SCALE), raise Failure naming it, with the state and backtrace of every
+    thread, after killing it; the waits after SIGKILL are bounded too, so a test never hangs."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout * TIMEOUT_SCALE)
+    except subprocess.TimeoutExpired:
+        pass
+    info = "threads:\n%s\nbacktraces:\n%s" % (threads(proc.pid), stacks(proc.pid))
+    proc.kill()
+    try:
+        proc.wait(timeout=60)
+        after = "it exited on SIGKILL"
+    except subprocess.TimeoutExpired:
+        after = "it did not exit 60 s after SIGKILL either:\n%s" % threads(proc.pid)
+    raise Failure("%s (pid %d) ignored %s for %d s; %s\n%s" % (
+        what, proc.pid, signal.Signals(sig).name, timeout * TIMEOUT_SCALE, after, info))
 
 
 def make_model(path, resolution=32, classes=CLASSES, seed=1):

@@ -2,7 +2,6 @@
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -116,7 +115,7 @@ class Linger:
 
     def __enter__(self):
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = fptest.spawn(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             wait_for("flowpicd to finish the capture and linger", self.finished)
         except Exception:
@@ -141,18 +140,12 @@ class Linger:
     def stop(self, check=True):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20 * fptest.TIMEOUT_SCALE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise fptest.Failure("flowpicd ignored SIGTERM while lingering")
-        rc = self.proc.returncode
-        self.proc = None
-        self.log.close()
-        remove_runtime_dir(self.prefix)
+        proc, self.proc = self.proc, None
+        try:
+            rc = fptest.stop(proc, "flowpicd lingering on %s" % self.url)
+        finally:
+            self.log.close()
+            remove_runtime_dir(self.prefix)
         if check and rc != 0:
             raise fptest.Failure("flowpicd exited %d after SIGTERM, expected 0:\n%s" % (
                 rc, open(self.log_path).read()[-3000:]))

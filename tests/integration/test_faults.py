@@ -165,7 +165,7 @@ def test_sigterm_during_replay(ctx):
     n = big_capture(pcap)
     sj = ctx.path("term-replay.json")
     err = open(ctx.path("term-replay.err"), "w+")
-    p = subprocess.Popen([fptest.FLOWPICD, "--pcap", pcap, "--model", ctx.model,
+    p = fptest.spawn([fptest.FLOWPICD, "--pcap", pcap, "--model", ctx.model,
                           "--stats-json", sj], stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         end = time.time() + 120

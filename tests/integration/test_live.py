@@ -51,7 +51,7 @@ def test_live_af_packet(ctx):
             f.write("export:\n  metrics: ''\n  stats_json: %s\n  verdicts: %s\n" % (sj, vl))
             f.write("log:\n  summary_interval: 0\n")
         err = open(ctx.path("live.err"), "w")
-        daemon = subprocess.Popen(["ip", "netns", "exec", NS_B, fptest.FLOWPICD, "-c", conf],
+        daemon = fptest.spawn(["ip", "netns", "exec", NS_B, fptest.FLOWPICD, "-c", conf],
                                   stdout=subprocess.PIPE, stderr=err, text=True)
         end = time.time() + 120     # bounds a hang; EAL start-up is slow on a loaded machine
         while "RX lcore(s)" not in open(err.name).read():
@@ -61,7 +61,7 @@ def test_live_af_packet(ctx):
                 raise fptest.Failure("flowpicd did not start:\n" + open(err.name).read())
             time.sleep(0.2)
         # Real programs: ping, and an HTTP download over TCP from python's http.server.
-        server = subprocess.Popen(["ip", "netns", "exec", NS_B, "/usr/bin/python3", "-m",
+        server = fptest.spawn(["ip", "netns", "exec", NS_B, "/usr/bin/python3", "-m",
                                    "http.server", "--bind", IP_B, "8088", "--directory",
                                    os.path.dirname(fptest.FLOWPICD)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

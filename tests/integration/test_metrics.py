@@ -1,7 +1,6 @@
 """Integration tests: /metrics exposition, start-up errors, and a real Prometheus scraping it."""
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -142,7 +141,7 @@ class Prometheus:
                 f.write("  - job_name: %s\n    static_configs:\n      - targets: [%s]\n" % (
                     job, ", ".join("'%s'" % t for t in targets)))
         self.log = open(os.path.join(self.dir, "log"), "w")
-        self.proc = subprocess.Popen(
+        self.proc = fptest.spawn(
             [PROMETHEUS, "--config.file=" + cfg, "--storage.tsdb.path=" + self.dir + "/data",
              "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -160,13 +159,10 @@ class Prometheus:
         return {frozenset(r["metric"].items()): float(r["value"][1]) for r in data["result"]}
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+            fptest.stop(self.proc, "prometheus")
+        finally:
+            self.log.close()
 
 
 def by_category(vec):
@@ -183,7 +179,7 @@ def test_prometheus(ctx):
     live_port, live_prefix = opsrun.free_port(), "fpopslive%d" % os.getpid()
     live_log = open(ctx.path("live.log"), "w")
     # a live appliance: the capture replayed endlessly, so its counters keep growing
-    live = subprocess.Popen(
+    live = fptest.spawn(
         [fptest.FLOWPICD, "--pcap", pl, "--model", ctx.model,
          "--set", "ports=['net_pcap0,rx_pcap=%s,infinite_rx=1']" % pl,
          "--set", "flow.clock=tsc", "--set", "flow.window=1",
@@ -240,14 +236,11 @@ def test_prometheus(ctx):
     finally:
         if prom is not None:
             prom.stop()
-        live.send_signal(signal.SIGTERM)
         try:
-            rc = live.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            live.kill()
-            rc = live.wait()
-        live_log.close()
-        opsrun.remove_runtime_dir(live_prefix)
+            rc = fptest.stop(live, "live flowpicd", timeout=30)
+        finally:
+            live_log.close()
+            opsrun.remove_runtime_dir(live_prefix)
     fptest.eq(rc, 0, "live flowpicd exit status after SIGTERM")
 
 

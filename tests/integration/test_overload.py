@@ -37,7 +37,7 @@ class LiveRun:
         self.cmd = [fptest.FLOWPICD, "-c", conf] + [a for k in sets for a in ("--set", k)]
         self.out = open(ctx.path(name + ".out"), "w+")
         self.err = open(ctx.path(name + ".err"), "w+")
-        self.p = subprocess.Popen(self.cmd, stdout=self.out, stderr=self.err)
+        self.p = fptest.spawn(self.cmd, stdout=self.out, stderr=self.err)
         self.rc = self.stdout = self.stats = None
         self.stop_seconds = None
 

@@ -194,7 +194,7 @@ def test_summary_lines(ctx):
     """A live run logs a summary every log.summary_interval and a final one at exit."""
     pcap = ctx.path("summary.pcap")
     opsrun.make_capture(pcap, n_flows=4)
-    proc = subprocess.Popen(
+    proc = fptest.spawn(
         [fptest.FLOWPICD, "--pcap", pcap, "--model", ctx.model,
          "--set", "ports=['net_pcap0,rx_pcap=%s,infinite_rx=1']" % pcap,
          "--set", "flow.clock=tsc", "--set", "log.summary_interval=0.5",

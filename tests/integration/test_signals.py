@@ -40,7 +40,7 @@ class Daemon:
     def __init__(self, ctx, conf):
         self.out = open(ctx.path("live.out"), "w+")
         self.err = open(ctx.path("live.err"), "w+")
-        self.p = subprocess.Popen([fptest.FLOWPICD, "-c", conf], stdout=self.out,
+        self.p = fptest.spawn([fptest.FLOWPICD, "-c", conf], stdout=self.out,
                                   stderr=self.err)
 
     def log(self):

@@ -280,7 +280,7 @@ class SoakRun:
         env["ASAN_OPTIONS"] = ":".join(o for o in (
             os.environ.get("ASAN_OPTIONS", ""), "quarantine_size_mb=0",
             "thread_local_quarantine_size_kb=0") if o)
-        self.proc = subprocess.Popen(self.cmd, stdout=self.out, stderr=self.err, env=env)
+        self.proc = fptest.spawn(self.cmd, stdout=self.out, stderr=self.err, env=env)
 
     def log(self):
         self.err.flush()

@@ -132,7 +132,7 @@ def test_screen_in_tmux(ctx):
 
 def live_run(ctx, pcap, port, prefix):
     """flowpicd replaying pcap endlessly (a live port: counters keep growing), 1 s windows."""
-    return subprocess.Popen(
+    return fptest.spawn(
         [fptest.FLOWPICD, "--pcap", pcap, "--model", ctx.model,
          "--set", "ports=['net_pcap0,rx_pcap=%s,infinite_rx=1']" % pcap,
          "--set", "flow.clock=tsc", "--set", "flow.window=1", "--set", "flow.min_packets=1",
