@@ -132,6 +132,11 @@ fpd_pace(struct fpd_rx *rx, struct rte_mbuf *m)
  * index of the polled queue, or -1 for frames handed over by RX lcore 0: the whole burst is
  * counted there as received before any of its packets is accounted anywhere else, so no
  * snapshot shows more packets or bytes in categories than received (snapshot.h).
+ *
+ * Pass 1 parses each frame straight into the next free slot of the table's burst (a frame that
+ * is not one of this lcore's flow packets leaves the slot to the next frame) and sums what is
+ * counted in locals; pass 2, after the fence, publishes the sums and handles the rare frames:
+ * parse failures and packets for other lcores.
  */
 static void
 fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, int q)
@@ -139,35 +144,61 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, 
 	struct fpd_app *app = rx->app;
 	struct fp_pkt_meta metas[FPD_RX_MAX_BURST];
 	uint64_t times[FPD_RX_MAX_BURST];
-	uint32_t wires[FPD_RX_MAX_BURST];
-	uint8_t reasons[FPD_RX_MAX_BURST];
 	struct rte_mbuf *done[FPD_RX_MAX_BURST];
+	struct rte_mbuf *fwd[FPD_RX_MAX_BURST];
+	uint32_t bad_wire[FPD_RX_MAX_BURST], fwd_wire[FPD_RX_MAX_BURST];
+	uint8_t bad_reason[FPD_RX_MAX_BURST];
+	uint8_t fwd_owner[FPD_RX_MAX_BURST];
 	uint64_t burst_us = app->set.clock_packet ? rx->now_us : fpd_tsc_us(app);
-	uint64_t burst_bytes = 0;
-	uint16_t i, nf = 0, nd = 0;
+	uint64_t burst_bytes = 0, flow_bytes = 0, now_us = rx->now_us;
+	int pace = q >= 0 && app->speed > 0;
+	uint16_t i, nf = 0, nd = 0, nb = 0, nfw = 0;
 
-	/* pass 1: parse, and the length each frame counts with */
+	/* pass 1: parse, the length each frame counts with, and where it goes */
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		struct fp_pkt_meta *meta = &metas[i];
+		struct fp_pkt_meta *meta = &metas[nf];
 		uint32_t wire = rte_pktmbuf_pkt_len(m);
+		enum fp_parse_reason r;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		if (q >= 0 && app->speed > 0)
+		if (pace)
 			fpd_pace(rx, m);
-		reasons[i] = (uint8_t)fp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
-			rte_pktmbuf_data_len(m), meta);
+		r = fp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			meta);
+		if (unlikely(r != FP_PARSE_OK)) {
+			burst_bytes += wire;
+			bad_reason[nb] = (uint8_t)r;
+			bad_wire[nb++] = wire;
+			done[nd++] = m;
+			continue;
+		}
 		/*
 		 * A replayed capture's snap length cuts frames: a frame exactly snap-length long
 		 * weighs what its IP header says. Nothing else trusts the header's length.
 		 */
-		if (reasons[i] == FP_PARSE_OK && app->snaplen[m->port] != 0 &&
-				wire == app->snaplen[m->port] &&
-				meta->l3_off + meta->ip_len > wire)
+		if (unlikely(app->snaplen[m->port] != 0 && wire == app->snaplen[m->port] &&
+				meta->l3_off + meta->ip_len > wire))
 			wire = meta->l3_off + meta->ip_len;
-		wires[i] = wire;
 		burst_bytes += wire;
+		if (dist) {
+			unsigned int owner = fp_flow_key_hash(&meta->key) % app->n_rx;
+
+			if (owner != rx->idx) {
+				fwd_owner[nfw] = (uint8_t)owner;
+				fwd_wire[nfw] = wire;
+				fwd[nfw++] = m;
+				continue;
+			}
+		}
+		meta->frame_len = wire;
+		flow_bytes += wire;
+		times[nf] = fpd_pkt_time(app, m, burst_us);
+		if (times[nf] > now_us)
+			now_us = times[nf];
+		nf++;
+		done[nd++] = m;
 	}
 	if (q >= 0) {
 		rx->q_packets[q] += n;
@@ -176,49 +207,31 @@ fpd_rx_process(struct fpd_rx *rx, struct rte_mbuf **pkts, uint16_t n, int dist, 
 	/* received before accounted: the snapshot's acquire fence pairs with this one */
 	rte_atomic_thread_fence(__ATOMIC_RELEASE);
 	/* pass 2: account */
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		enum fp_parse_reason r = (enum fp_parse_reason)reasons[i];
-		uint32_t wire = wires[i];
+	rx->rx_packets += nf;
+	rx->rx_bytes += flow_bytes;
+	rx->now_us = now_us;
+	for (i = 0; i < nb; i++) {
+		rx->rx_packets++;
+		rx->rx_bytes += bad_wire[i];
+		rx->parse[bad_reason[i]]++;
+		fpd_count(&rx->other, 1, bad_wire[i], 0, 0);
+	}
+	for (i = 0; i < nfw; i++) {
+		struct rte_mbuf *m = fwd[i];
+		struct fpd_rx *o = &app->rx[fwd_owner[i]];
+		uint32_t wire = fwd_wire[i];
+		int ret;
 
-		if (r != FP_PARSE_OK) {
-			rx->rx_packets++;
-			rx->rx_bytes += wire;
-			rx->parse[r]++;
-			fpd_count(&rx->other, 1, wire, 0, 0);
-			done[nd++] = m;
+		while ((ret = rte_ring_sp_enqueue(o->dist_in, m)) != 0 &&
+				app->set.backpressure && !atomic_load(&app->quit))
+			rte_pause();
+		if (ret == 0)
 			continue;
-		}
-		if (dist) {
-			unsigned int owner = fp_flow_key_hash(&metas[i].key) % app->n_rx;
-
-			if (owner != rx->idx) {
-				struct fpd_rx *o = &app->rx[owner];
-				int ret;
-
-				while ((ret = rte_ring_sp_enqueue(o->dist_in, m)) != 0 &&
-						app->set.backpressure && !atomic_load(&app->quit))
-					rte_pause();
-				if (ret == 0)
-					continue;
-				/* counted as received and unclassified here */
-				rx->rx_packets++;
-				rx->rx_bytes += wire;
-				rx->pipe[FP_PIPE_DIST_RING_FULL]++;
-				fpd_count(&rx->unclassified, 1, wire, 0, 0);
-				done[nd++] = m;
-				continue;
-			}
-		}
-		if (nf != i)
-			metas[nf] = metas[i];
-		metas[nf].frame_len = wire;
+		/* counted as received and unclassified here */
 		rx->rx_packets++;
 		rx->rx_bytes += wire;
-		times[nf] = fpd_pkt_time(app, m, burst_us);
-		if (times[nf] > rx->now_us)
-			rx->now_us = times[nf];
-		nf++;
+		rx->pipe[FP_PIPE_DIST_RING_FULL]++;
+		fpd_count(&rx->unclassified, 1, wire, 0, 0);
 		done[nd++] = m;
 	}
 	/* everything parsed is in metas: the frames go back to the pool in one call */

@@ -418,15 +418,17 @@ fp_flow_table_add_burst(struct fp_flow_table *t, const struct fp_pkt_meta *metas
 			__builtin_prefetch(&t->slots[hash[i] & t->slot_mask], 0, 3);
 		}
 		for (i = 0; i < k; i++) {
-			uint32_t c = index_peek(t, hash[i]);
-
-			if (c != FLOW_NIL)
-				prefetch_entry(t, c);
+			idx[i] = index_peek(t, hash[i]);
+			if (idx[i] != FLOW_NIL)
+				prefetch_entry(t, idx[i]);
 		}
 		for (i = 0; i < k; i++) {
 			const struct flow_entry *e;
 
-			idx[i] = index_find(t, hash[i], &metas[base + i].key);
+			/* the peeked entry is the flow unless two keys share the hash */
+			if (idx[i] == FLOW_NIL || !fp_flow_key_equal(&t->entries[idx[i]].key,
+					&metas[base + i].key))
+				idx[i] = index_find(t, hash[i], &metas[base + i].key);
 			if (idx[i] == FLOW_NIL)
 				continue;
 			e = &t->entries[idx[i]];
