@@ -103,13 +103,63 @@ def cpu_model():
     return "?"
 
 
+def compare(args):
+    """Alternate two builds' flowpicd on one capture: on a noisy host only figures taken side
+    by side compare. Prints cycles/packet of each run, the bare loop's between rounds, medians."""
+    import statistics
+    import fpmodel
+    import numpy as np
+    builds = [("A", args.compare), ("B", args.build)]
+    print("machine: %s" % cpu_model())
+    for name, b in builds:
+        print("%s = %s" % (name, os.path.abspath(b)))
+    with tempfile.TemporaryDirectory(prefix="fpbench-") as tmp:
+        model = os.path.join(tmp, "m.fpm")
+        m = fpmodel.lenet5(32, ["voip", "video", "chat", "browsing", "file_transfer"])
+        m.init_random(np.random.default_rng(1))
+        m.save(model)
+        for mixname in args.mixes.split(","):
+            mix = [(60, 1)] if mixname == "64" else IMIX
+            for flows in [int(x) for x in args.flows.split(",")]:
+                n_packets = max(flows, 200000)
+                pcap = os.path.join(tmp, "rx-%s-%d.pcap" % (mixname, flows))
+                build_capture(pcap, flows, n_packets, mix)
+                mbufs = n_packets + 16384
+                cyc = {name: [] for name, _ in builds}
+                bare = []
+                for r in range(args.rounds):
+                    bp, bns, hz, _ = run_bare(args.build, pcap, args.seconds, mbufs)
+                    bare.append(bns / 1e9 * hz / bp)
+                    for name, b in builds:
+                        fp_, fns, hz2, _, _, _ = run_flowpicd(b, pcap, args.seconds, mbufs,
+                                                              flows, tmp, model)
+                        cyc[name].append(fns / 1e9 * hz2 / fp_)
+                    print("%-4s %8d round %d: bare %.0f  A %.0f  B %.0f cycles/packet" % (
+                        mixname, flows, r + 1, bare[-1], cyc["A"][-1], cyc["B"][-1]))
+                    sys.stdout.flush()
+                mb = statistics.median(bare)
+                print("%-4s %8d median: bare %.0f  A %.0f (ratio %.2f)  B %.0f (ratio %.2f)" % (
+                    mixname, flows, mb, statistics.median(cyc["A"]),
+                    mb / statistics.median(cyc["A"]), statistics.median(cyc["B"]),
+                    mb / statistics.median(cyc["B"])))
+                os.unlink(pcap)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--flows", default="10000,1000000")
     ap.add_argument("--mixes", default="64,imix")
+    ap.add_argument("--compare", metavar="BUILD",
+                    help="A/B mode: alternate flowpicd of --build and of this other build "
+                    "directory (e.g. a worktree of an older commit) on the same capture for "
+                    "--rounds rounds and print each run and the medians")
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    if args.compare:
+        return compare(args)
     import fpmodel
     import numpy as np
     print("machine: %s" % cpu_model())
@@ -149,4 +199,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
