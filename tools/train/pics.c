@@ -18,10 +18,15 @@ usage(FILE *out)
 	fprintf(out,
 		"usage: fp-pics --windows F.windows --res R --out PREFIX [--dir both|up|down]\n"
 		"               [--norm log1p|none|clip255] [--min-packets 10]\n"
+		"               [--size-shift BYTES [--size-cap BYTES]]\n"
 		"Builds the FlowPic (lib/flowpic) of every window with at least min-packets\n"
 		"packets and writes PREFIX.cells.npy (win, cell = row * R + col, normalised value)\n"
 		"and PREFIX.index.npy (window number in the file, packets, non-zero cells), one\n"
-		"index row per picture; cells' win is the picture's row in the index.\n");
+		"index row per picture; cells' win is the picture's row in the index.\n"
+		"--size-shift adds BYTES to every packet's size before drawing it, capped at\n"
+		"--size-cap (default 1500): the picture the same traffic would give inside a\n"
+		"tunnel that adds BYTES of headers per packet on a path of that MTU (training\n"
+		"augmentation, docs/TRAINING.md). Nothing else of the window changes.\n");
 }
 
 static void
@@ -73,11 +78,13 @@ main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "norm", required_argument, NULL, 'n' },
 		{ "min-packets", required_argument, NULL, 'm' },
+		{ "size-shift", required_argument, NULL, 's' },
+		{ "size-cap", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *in = NULL, *out = NULL;
-	uint32_t res = 0, min_packets = 10, row = 0;
+	uint32_t res = 0, min_packets = 10, row = 0, shift = 0, cap = 1500, i;
 	enum fp_dir_mode dir = FP_DIR_BOTH;
 	enum fp_norm norm = FP_NORM_LOG1P;
 	struct fpt_winread rd;
@@ -123,6 +130,20 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 's':
+			if (fpt_parse_u32(optarg, 0, 65535, &shift) < 0) {
+				fprintf(stderr, "fp-pics: --size-shift '%s' is not in 0..65535\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			if (fpt_parse_u32(optarg, 1, 65535, &cap) < 0) {
+				fprintf(stderr, "fp-pics: --size-cap '%s' is not in 1..65535\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -162,6 +183,13 @@ main(int argc, char **argv)
 		/* flowpicd classifies a window only when it saw at least min_packets packets. */
 		if (w.packets < min_packets)
 			continue;
+		if (shift != 0) {
+			for (i = 0; i < w.n_records; i++) {
+				uint32_t sz = (uint32_t)rd.recs[i].size + shift;
+
+				rd.recs[i].size = (uint16_t)(sz < cap ? sz : cap);
+			}
+		}
 		fp_flowpic_reset(pic);
 		fp_flowpic_add(pic, rd.recs, w.n_records);
 		put_picture(&cells, &index, pic, norm, row++, (uint32_t)(rd.done - 1), w.packets);

@@ -10,6 +10,9 @@ import subprocess
 import numpy as np
 import torch
 
+# Outer MTU of the augmentation's tunnel: an encapsulated packet is never drawn larger.
+TUNNEL_MTU = 1500
+
 
 class PicSet:
     """Sparse pictures: picture i's cells are cell[ptr[i]:ptr[i+1]] with values value[...]."""
@@ -35,6 +38,15 @@ class PicSet:
         return PicSet(self.res, ptr, self.cell[take], self.value[take],
                       [self.meta[i] for i in idx])
 
+    def concat(self, other):
+        """PicSet of self's pictures followed by other's (same resolution)."""
+        if other.res != self.res:
+            raise ValueError("cannot join %dx%d and %dx%d pictures" % (
+                self.res, self.res, other.res, other.res))
+        ptr = np.concatenate([self.ptr, self.ptr[-1] + other.ptr[1:]])
+        return PicSet(self.res, ptr, np.concatenate([self.cell, other.cell]),
+                      np.concatenate([self.value, other.value]), self.meta + other.meta)
+
     def sparse_batch(self, idx):
         """(n, picture number, row, col, value) tensors of the pictures idx."""
         idx = np.asarray(idx, dtype=np.int64)
@@ -54,28 +66,35 @@ class PicSet:
         return x
 
 
-def _run_pics(fp_pics, windows, prefix, res, direction, norm, min_packets):
+def _run_pics(fp_pics, windows, prefix, res, direction, norm, min_packets, shift=0):
     cells, index = prefix + ".cells.npy", prefix + ".index.npy"
     if (os.path.exists(index) and os.path.exists(cells)
             and os.path.getmtime(index) >= os.path.getmtime(windows)):
         return cells, index
-    p = subprocess.run([fp_pics, "--windows", windows, "--res", str(res), "--out", prefix,
-                        "--dir", direction, "--norm", norm, "--min-packets", str(min_packets)],
-                       capture_output=True, text=True)
+    cmd = [fp_pics, "--windows", windows, "--res", str(res), "--out", prefix,
+           "--dir", direction, "--norm", norm, "--min-packets", str(min_packets)]
+    if shift:
+        cmd += ["--size-shift", str(shift), "--size-cap", str(TUNNEL_MTU)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError("fp-pics %s failed: %s" % (windows, p.stderr.strip()))
     return cells, index
 
 
-def build(parts, res, work, fp_pics, direction="both", norm="log1p", min_packets=10):
-    """PicSet of every labelled window with at least min_packets packets."""
+def build(parts, res, work, fp_pics, direction="both", norm="log1p", min_packets=10, shift=0):
+    """PicSet of every labelled window with at least min_packets packets. shift > 0 draws
+    every packet shift bytes larger, capped at TUNNEL_MTU (fp-pics --size-shift): the same
+    windows as seen through a tunnel adding that many bytes of headers; meta gets "shift"."""
     os.makedirs(work, exist_ok=True)
     ptrs, cells, values, meta = [np.zeros(1, np.int64)], [], [], []
     base = 0
     for part in parts:
         prefix = os.path.join(work, "%s-%d-%s-%s-%d" % (part.name, res, direction, norm,
                                                          min_packets))
-        cp, ip = _run_pics(fp_pics, part.windows, prefix, res, direction, norm, min_packets)
+        if shift:
+            prefix += "-shift%d" % shift
+        cp, ip = _run_pics(fp_pics, part.windows, prefix, res, direction, norm, min_packets,
+                           shift)
         c = np.load(cp)
         ix = np.load(ip)
         start = np.zeros(len(ix) + 1, np.int64)
@@ -90,7 +109,7 @@ def build(parts, res, work, fp_pics, direction="both", norm="log1p", min_packets
             base += b - a
             ptrs.append(np.array([base], np.int64))
             meta.append(dict(lab, part=part.name, window=int(w["window"]),
-                             packets=int(w["packets"])))
+                             packets=int(w["packets"]), shift=shift))
     ptr = np.concatenate(ptrs)
     cell = np.concatenate(cells) if cells else np.zeros(0, np.int64)
     value = np.concatenate(values) if values else np.zeros(0, np.float32)

@@ -108,6 +108,43 @@ def test_pics_cells(tmp):
     eq(got[(0, 40 * 1500 + 1499)], np.float32(1 / 255.0), "1500: 40 B at the window end")
 
 
+def test_pics_size_shift(tmp):
+    """--size-shift draws every packet that many bytes larger, capped at --size-cap; times,
+    directions and which windows are drawn do not change."""
+    path = os.path.join(tmp, "s.windows")
+    win_file(path, [(1000, 5, W5), (1001, 12, W12)])
+    # 1500 x 1500: row = size. 100 + 48 -> 148, 750 -> 798, 40 -> 88, 1500 -> capped 1500.
+    cells, index = pics(tmp, path, 1500, "--norm", "none", "--size-shift", "48")
+    eq([tuple(int(v) for v in r) for r in index], [(1, 12, 4)], "index rows, shifted")
+    got = {(int(c["win"]), int(c["cell"])): float(c["value"]) for c in cells}
+    eq(got, {(0, 148 * 1500): 3.0, (0, 1499 * 1500 + 750): 1.0, (0, 88 * 1500 + 1499): 1.0,
+             (0, 798 * 1500 + 25): 7.0}, "cells, shift 48")
+    # a lower cap (a 1400-byte path): 1500 + 48 and 750 + 700 both end in row 1400
+    cells, _ = pics(tmp, path, 1500, "--norm", "none", "--size-shift", "700",
+                    "--size-cap", "1400")
+    got = {(int(c["win"]), int(c["cell"])): float(c["value"]) for c in cells}
+    eq(got, {(0, 800 * 1500): 3.0, (0, 1400 * 1500 + 750): 1.0, (0, 740 * 1500 + 1499): 1.0,
+             (0, 1400 * 1500 + 25): 7.0}, "cells, shift 700 cap 1400")
+    # shift 0 is the plain picture; the same shift on pre-shifted records is identical
+    base, _ = pics(tmp, path, 32, "--size-shift", "0")
+    plain, _ = pics(tmp, path, 32)
+    eq(base.tobytes(), plain.tobytes(), "shift 0 = no shift")
+    pre = os.path.join(tmp, "pre.windows")
+    win_file(pre, [(1000, 5, W5), (1001, 12, [(t, min(sz + 48, 1500), d)
+                                               for t, sz, d in W12])])
+    a, _ = pics(tmp, path, 32, "--size-shift", "48")
+    b, _ = pics(tmp, pre, 32)
+    eq(a.tobytes(), b.tobytes(), "32x32: shifting in fp-pics = shifted records")
+    for args, msg in ((["--size-shift", "-1"], "--size-shift '-1' is not in 0..65535"),
+                      (["--size-shift", "70000"], "is not in 0..65535"),
+                      (["--size-cap", "0"], "--size-cap '0' is not in 1..65535")):
+        p = run([FP_PICS, "--windows", path, "--res", "32", "--out",
+                 os.path.join(tmp, "e")] + args)
+        eq(p.returncode, 2, "exit of fp-pics %s" % " ".join(args))
+        if msg not in p.stderr:
+            raise AssertionError("fp-pics %s: %r not in %r" % (" ".join(args), msg, p.stderr))
+
+
 def test_pics_errors(tmp):
     good = os.path.join(tmp, "g.windows")
     win_file(good, [(1, 12, W12)])
@@ -281,7 +318,7 @@ def main(argv):
     torch.set_num_threads(1)
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
-        for t in (test_pics_cells, test_pics_errors, test_split_by_flow, test_metrics,
+        for t in (test_pics_cells, test_pics_size_shift, test_pics_errors, test_split_by_flow, test_metrics,
                   test_sparse_conv, test_train_and_parity):
             try:
                 t(tmp)

@@ -40,6 +40,11 @@ EXPERIMENTS = {
           "test": "split"},
     "3": {"title": "category, train plain, test VPN", "task": "category", "pool": "plain",
           "test": "vpn"},
+    # 3 with every training window also drawn as if inside tunnels adding 24, 48 and 72
+    # bytes of headers per packet (GRE-, IPsec-, WireGuard- and OpenVPN-like overheads) on a
+    # 1500-byte path: no VPN window is used for training or to choose the shifts.
+    "3t": {"title": "category, train plain + tunnel-size augmentation, test VPN",
+           "task": "category", "pool": "plain", "test": "vpn", "augment": [24, 48, 72]},
     "4": {"title": "category, unseen application (one per category held out)",
           "task": "category", "pool": "plain", "test": "holdout"},
     "5": {"title": "application identification, plain traffic", "task": "app",
@@ -145,6 +150,26 @@ def plan(exp, pics, seed):
     return classes, y, tr, va, te, info
 
 
+def augment(args, parts, res, pics, y, tr, shifts):
+    """Add each training picture again as drawn at each size shift (fp-pics --size-shift,
+    lib/flowpic): returns the joined pictures, labels and training indices."""
+    fp_pics = tool(args, "fp_pics", "train")
+    where = {(m["part"], m["window"]): i for i, m in enumerate(pics.meta)}
+    want = {(pics.meta[i]["part"], pics.meta[i]["window"]) for i in tr}
+    out, ys, trs = pics, [y], [tr]
+    for shift in shifts:
+        aug = picset.build(parts, res, os.path.join(args.work, "pics"), fp_pics,
+                           min_packets=args.min_packets, shift=shift)
+        aug = aug.subset([j for j, m in enumerate(aug.meta)
+                          if (m["part"], m["window"]) in want])
+        base = len(out)
+        out = out.concat(aug)
+        ys.append(np.array([y[where[(m["part"], m["window"])]] for m in aug.meta], y.dtype))
+        trs.append(base + np.arange(len(aug)))
+        log("augmentation: %d training windows drawn %d bytes larger" % (len(aug), shift))
+    return out, np.concatenate(ys), np.concatenate(trs)
+
+
 def describe_split(pics, y, classes, tr, va, te):
     out = {}
     for name, idx in (("train", tr), ("val", va), ("test", te)):
@@ -170,6 +195,9 @@ def run_one(args, exp_id, res, out_model=None):
     parts, pics = load_pics(args, res)
     digest = labdata.digest(parts)
     classes, y, tr, va, te, info = plan(exp, pics, args.seed)
+    if exp.get("augment"):
+        pics, y, tr = augment(args, parts, res, pics, y, tr, exp["augment"])
+        info["augment_shifts"] = exp["augment"]
     sp = describe_split(pics, y, classes, tr, va, te)
     log("data %s: %d labelled windows; train %d (%d flows), val %d, test %d (%d flows)"
         % (digest, len(pics), len(tr), sp["train"]["flows"], len(va), len(te),
@@ -285,7 +313,7 @@ def main(argv):
         return [int(x) for x in text.split(",")]
 
     p = sub.add_parser("experiment", help="run experiment 1..5")
-    p.add_argument("exp", choices=["1", "2", "3", "4", "5"])
+    p.add_argument("exp", choices=["1", "2", "3", "3t", "4", "5"])
     p.add_argument("--res", type=resolutions, default=[32, 64, 1500])
     common(p)
     p.set_defaults(func=cmd_experiment)
