@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
 TOP = os.environ.get("FP_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(
@@ -119,6 +120,23 @@ def stop(proc, what, timeout=20, sig=signal.SIGTERM):
         what, proc.pid, signal.Signals(sig).name, timeout * TIMEOUT_SCALE, after, info))
 
 
+class Phases:
+    """Wall time of a test's steps, printed with the test's output so a slow or failed run in
+    CI shows where its time went: mark(name) ends the step called name."""
+
+    def __init__(self):
+        self.t = time.monotonic()
+        self.steps = []
+
+    def mark(self, name):
+        now = time.monotonic()
+        self.steps.append("%s %.1f s" % (name, now - self.t))
+        self.t = now
+
+    def __str__(self):
+        return ", ".join(self.steps)
+
+
 def make_model(path, resolution=32, classes=CLASSES, seed=1):
     """A LeNet-5 FlowPic model with random weights (pipeline tests need any valid model)."""
     import numpy as np
@@ -169,12 +187,13 @@ def main(tests):
     with tempfile.TemporaryDirectory(prefix="fptest-") as tmp:
         ctx = Ctx(tmp)
         for t in tests:
+            t0 = time.monotonic()
             try:
                 t(ctx)
-                print("ok   %s" % t.__name__)
+                print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0))
                 passed += 1
             except Exception as e:  # noqa: BLE001 - every failure is reported
-                print("FAIL %s: %s" % (t.__name__, e))
+                print("FAIL %s (%.1f s): %s" % (t.__name__, time.monotonic() - t0, e))
                 if not isinstance(e, Failure):
                     traceback.print_exc()
                 failed += 1

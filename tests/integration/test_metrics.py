@@ -176,6 +176,7 @@ def test_prometheus(ctx):
     opsrun.make_capture(pa, n_flows=12, seed=1)
     opsrun.make_capture(pb, n_flows=7, seed=2)
     opsrun.make_capture(pl, n_flows=6, seed=3)
+    ph = fptest.Phases()
     live_port, live_prefix = opsrun.free_port(), "fpopslive%d" % os.getpid()
     live_log = open(ctx.path("live.log"), "w")
     # a live appliance: the capture replayed endlessly, so its counters keep growing
@@ -192,14 +193,18 @@ def test_prometheus(ctx):
     prom = None
     try:
         with opsrun.Linger(ctx, pa) as a, opsrun.Linger(ctx, pb) as b:
+            ph.mark("two replays lingering")
             prom = Prometheus(ctx, {
                 "replay": ["127.0.0.1:%d" % a.port, "127.0.0.1:%d" % b.port],
                 "live": ["127.0.0.1:%d" % live_port]})
             # wait for a few scrapes of every target
+            ph.mark("prometheus ready")
             opsrun.wait_for("3 up targets", lambda: sum(prom.query("up").values()) == 3,
                             timeout=30)
+            ph.mark("3 targets up")
             opsrun.wait_for("4 samples per target", lambda: min(prom.query(
                 "count_over_time(flowpic_finished[1m])").values() or [0]) >= 4, timeout=30)
+            ph.mark("4 scrapes each")
             # many appliances, one Prometheus: the sum by category is the sum of the runs
             for field in ("bytes", "packets", "flows", "windows"):
                 got = by_category(prom.query('sum by (category) (flowpic_category_%s_total'
@@ -233,6 +238,8 @@ def test_prometheus(ctx):
                     cat_rate, prom_rate))
             print("     live: rx %.0f B/s (own reads %.0f), categories %.0f B/s" % (
                 prom_rate, own, cat_rate))
+            ph.mark("queries")
+        ph.mark("replays stopped")
     finally:
         if prom is not None:
             prom.stop()
@@ -241,6 +248,8 @@ def test_prometheus(ctx):
         finally:
             live_log.close()
             opsrun.remove_runtime_dir(live_prefix)
+            ph.mark("prometheus and live flowpicd stopped")
+            print("     steps: %s" % ph)
     fptest.eq(rc, 0, "live flowpicd exit status after SIGTERM")
 
 
