@@ -29,7 +29,7 @@ done
 
 # shellcheck disable=SC2086
 case $what in
-1|2|3|4|5)
+1|2|3|3t|4|5)
 	$py "$top/tools/train/train.py" experiment "$what" --res "$res" --build "$build" $data \
 		${FLOWPIC_TRAIN_ARGS:-}
 	;;
@@ -42,7 +42,7 @@ ship)
 	done
 	;;
 *)
-	echo "$0: unknown experiment '$what' (1..5 or ship)" >&2
+	echo "$0: unknown experiment '$what' (1..5, 3t or ship)" >&2
 	exit 2
 	;;
 esac
