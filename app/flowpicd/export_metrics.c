@@ -432,7 +432,12 @@ fpd_metrics_open(struct fpd_app *app, const char *endpoint)
 static void *
 fpd_metrics_boot(void *arg)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	/*
+	 * MHD_USE_ITC: MHD_stop_daemon() wakes the server thread through its own pipe instead of
+	 * relying on the listening socket's shutdown to end the thread's poll().
+	 */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+		MHD_USE_ERROR_LOG;
 
 	(void)arg;
 	if (fpd_metrics.family == AF_INET6)

@@ -141,11 +141,14 @@ class Linger:
         if self.proc is None:
             return None
         proc, self.proc = self.proc, None
+        t0 = time.monotonic()
         try:
             rc = fptest.stop(proc, "flowpicd lingering on %s" % self.url)
         finally:
             self.log.close()
+            t1 = time.monotonic()
             remove_runtime_dir(self.prefix)
+            self.stop_seconds = (t1 - t0, time.monotonic() - t1)
         if check and rc != 0:
             raise fptest.Failure("flowpicd exited %d after SIGTERM, expected 0:\n%s" % (
                 rc, open(self.log_path).read()[-3000:]))

@@ -239,12 +239,13 @@ def test_prometheus(ctx):
             print("     live: rx %.0f B/s (own reads %.0f), categories %.0f B/s" % (
                 prom_rate, own, cat_rate))
             ph.mark("queries")
-        ph.mark("replays stopped")
+        ph.mark("replays stopped (exit, cleanup: %.1f s, %.1f s and %.1f s, %.1f s)" % (
+            b.stop_seconds + a.stop_seconds))
     finally:
         if prom is not None:
             prom.stop()
         try:
-            rc = fptest.stop(live, "live flowpicd", timeout=30)
+            rc = fptest.stop(live, "live flowpicd")
         finally:
             live_log.close()
             opsrun.remove_runtime_dir(live_prefix)
