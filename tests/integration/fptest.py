@@ -109,8 +109,16 @@ def stop(proc, what, timeout=120, sig=signal.SIGTERM):
     if proc.poll() is not None:
         return proc.returncode
     proc.send_signal(sig)
+    t0 = time.monotonic()
     try:
-        return proc.wait(timeout=timeout * TIMEOUT_SCALE)
+        # a slow stop is reported (thread states after 20 s) even when it ends in time
+        return proc.wait(timeout=min(20, timeout * TIMEOUT_SCALE))
+    except subprocess.TimeoutExpired:
+        print("     slow stop: %s (pid %d) still running %.0f s after %s:\n%s" % (
+            what, proc.pid, time.monotonic() - t0, signal.Signals(sig).name,
+            threads(proc.pid)), flush=True)
+    try:
+        return proc.wait(timeout=max(0, timeout * TIMEOUT_SCALE - (time.monotonic() - t0)))
     except subprocess.TimeoutExpired:
         pass
     info = "threads:\n%s\nbacktraces:\n%s" % (threads(proc.pid), stacks(proc.pid))
