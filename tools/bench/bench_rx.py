@@ -103,46 +103,52 @@ def cpu_model():
     return "?"
 
 
+def cases(args, tmp):
+    """For each mix and flow count asked for: (mix, flows, capture, mbufs, model), the capture
+    built in tmp and removed once the caller has measured it; one random LeNet-5 model."""
+    import fpmodel
+    import numpy as np
+    model = os.path.join(tmp, "m.fpm")
+    m = fpmodel.lenet5(32, ["voip", "video", "chat", "browsing", "file_transfer"])
+    m.init_random(np.random.default_rng(1))
+    m.save(model)
+    for mixname in args.mixes.split(","):
+        mix = [(60, 1)] if mixname == "64" else IMIX
+        for flows in [int(x) for x in args.flows.split(",")]:
+            n_packets = max(flows, 200000)
+            pcap = os.path.join(tmp, "rx-%s-%d.pcap" % (mixname, flows))
+            build_capture(pcap, flows, n_packets, mix)
+            yield mixname, flows, pcap, n_packets + 16384, model
+            os.unlink(pcap)
+
+
 def compare(args):
     """Alternate two builds' flowpicd on one capture: on a noisy host only figures taken side
     by side compare. Prints cycles/packet of each run, the bare loop's between rounds, medians."""
     import statistics
-    import fpmodel
-    import numpy as np
     builds = [("A", args.compare), ("B", args.build)]
     print("machine: %s" % cpu_model())
     for name, b in builds:
         print("%s = %s" % (name, os.path.abspath(b)))
     with tempfile.TemporaryDirectory(prefix="fpbench-") as tmp:
-        model = os.path.join(tmp, "m.fpm")
-        m = fpmodel.lenet5(32, ["voip", "video", "chat", "browsing", "file_transfer"])
-        m.init_random(np.random.default_rng(1))
-        m.save(model)
-        for mixname in args.mixes.split(","):
-            mix = [(60, 1)] if mixname == "64" else IMIX
-            for flows in [int(x) for x in args.flows.split(",")]:
-                n_packets = max(flows, 200000)
-                pcap = os.path.join(tmp, "rx-%s-%d.pcap" % (mixname, flows))
-                build_capture(pcap, flows, n_packets, mix)
-                mbufs = n_packets + 16384
-                cyc = {name: [] for name, _ in builds}
-                bare = []
-                for r in range(args.rounds):
-                    bp, bns, hz, _ = run_bare(args.build, pcap, args.seconds, mbufs)
-                    bare.append(bns / 1e9 * hz / bp)
-                    for name, b in builds:
-                        fp_, fns, hz2, _, _, _ = run_flowpicd(b, pcap, args.seconds, mbufs,
-                                                              flows, tmp, model)
-                        cyc[name].append(fns / 1e9 * hz2 / fp_)
-                    print("%-4s %8d round %d: bare %.0f  A %.0f  B %.0f cycles/packet" % (
-                        mixname, flows, r + 1, bare[-1], cyc["A"][-1], cyc["B"][-1]))
-                    sys.stdout.flush()
-                mb = statistics.median(bare)
-                print("%-4s %8d median: bare %.0f  A %.0f (ratio %.2f)  B %.0f (ratio %.2f)" % (
-                    mixname, flows, mb, statistics.median(cyc["A"]),
-                    mb / statistics.median(cyc["A"]), statistics.median(cyc["B"]),
-                    mb / statistics.median(cyc["B"])))
-                os.unlink(pcap)
+        for mixname, flows, pcap, mbufs, model in cases(args, tmp):
+            cyc = {name: [] for name, _ in builds}
+            bare = []
+            for r in range(args.rounds):
+                bp, bns, hz, _ = run_bare(args.build, pcap, args.seconds, mbufs)
+                bare.append(bns / 1e9 * hz / bp)
+                for name, b in builds:
+                    fp_, fns, hz2, _, _, _ = run_flowpicd(b, pcap, args.seconds, mbufs,
+                                                          flows, tmp, model)
+                    cyc[name].append(fns / 1e9 * hz2 / fp_)
+                print("%-4s %8d round %d: bare %.0f  A %.0f  B %.0f cycles/packet" % (
+                    mixname, flows, r + 1, bare[-1], cyc["A"][-1], cyc["B"][-1]))
+                sys.stdout.flush()
+            mb = statistics.median(bare)
+            print("%-4s %8d median: bare %.0f  A %.0f (ratio %.2f)  B %.0f (ratio %.2f)" % (
+                mixname, flows, mb, statistics.median(cyc["A"]),
+                mb / statistics.median(cyc["A"]), statistics.median(cyc["B"]),
+                mb / statistics.median(cyc["B"])))
     return 0
 
 
@@ -160,8 +166,6 @@ def main():
     args = ap.parse_args()
     if args.compare:
         return compare(args)
-    import fpmodel
-    import numpy as np
     print("machine: %s" % cpu_model())
     print("rates are packets per second of the polling thread's own CPU time (thread clock),")
     print("so time the thread spent descheduled on a shared machine does not count against it;")
@@ -173,28 +177,17 @@ def main():
         "mix", "flows", "bare Mpps", "flowpic Mpps", "ratio", "cyc/pkt", "bare c/p",
         "flows@stop", "RSS MB", "bare RSS"))
     with tempfile.TemporaryDirectory(prefix="fpbench-") as tmp:
-        model = os.path.join(tmp, "m.fpm")
-        m = fpmodel.lenet5(32, ["voip", "video", "chat", "browsing", "file_transfer"])
-        m.init_random(np.random.default_rng(1))
-        m.save(model)
-        for mixname in args.mixes.split(","):
-            mix = [(60, 1)] if mixname == "64" else IMIX
-            for flows in [int(x) for x in args.flows.split(",")]:
-                n_packets = max(flows, 200000)
-                pcap = os.path.join(tmp, "rx-%s-%d.pcap" % (mixname, flows))
-                build_capture(pcap, flows, n_packets, mix)
-                mbufs = n_packets + 16384
-                bp, bns, hz, brss = run_bare(args.build, pcap, args.seconds, mbufs)
-                fp_, fns, hz2, active, st, rss = run_flowpicd(args.build, pcap, args.seconds, mbufs,
-                                                         flows, tmp, model)
-                bare_mpps = bp / (bns / 1e9) / 1e6
-                fp_mpps = fp_ / (fns / 1e9) / 1e6
-                print("%-6s %9d %12.2f %12.2f %7.2f %10.1f %10.1f %12d %9.0f %9.0f" % (
-                    mixname, flows, bare_mpps, fp_mpps, fp_mpps / bare_mpps,
-                    fns / 1e9 * hz2 / fp_, bns / 1e9 * hz / bp, active, rss / 1024,
-                    brss / 1024))
-                sys.stdout.flush()
-                os.unlink(pcap)
+        for mixname, flows, pcap, mbufs, model in cases(args, tmp):
+            bp, bns, hz, brss = run_bare(args.build, pcap, args.seconds, mbufs)
+            fp_, fns, hz2, active, st, rss = run_flowpicd(args.build, pcap, args.seconds, mbufs,
+                                                   flows, tmp, model)
+            bare_mpps = bp / (bns / 1e9) / 1e6
+            fp_mpps = fp_ / (fns / 1e9) / 1e6
+            print("%-6s %9d %12.2f %12.2f %7.2f %10.1f %10.1f %12d %9.0f %9.0f" % (
+                mixname, flows, bare_mpps, fp_mpps, fp_mpps / bare_mpps,
+                fns / 1e9 * hz2 / fp_, bns / 1e9 * hz / bp, active, rss / 1024,
+                brss / 1024))
+            sys.stdout.flush()
         print("TSC %.3f GHz (DPDK's measurement)" % (hz / 1e9))
 
 
