@@ -26,15 +26,15 @@ def predict(runner, pics, idx, batch=64):
 
 
 def train(net, pics, y, tr, va, res, epochs=40, patience=6, batch=64, lr=1e-3, seed=1,
-          log=sys.stdout, max_seconds=None):
+          log=sys.stdout, max_seconds=None, weight_decay=0.0, label_smoothing=0.0):
     """Train net on pictures tr (labels y), stop early when validation accuracy has not
     improved for patience epochs (or after max_seconds), keep the best epoch's weights.
     Returns a dict: epochs run, best epoch, per-epoch history, seconds."""
     seed_all(seed)
     rng = np.random.default_rng(seed)
     runner = nets.Runner(net, res)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     yt = torch.from_numpy(np.asarray(y, np.int64))
     best, best_state, best_epoch, stale = -1.0, None, 0, 0
     hist = []

@@ -1,6 +1,7 @@
 /* fp-pics: .windows -> FlowPics of the windows flowpicd would classify, as sparse .npy cells. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ usage(FILE *out)
 	fprintf(out,
 		"usage: fp-pics --windows F.windows --res R --out PREFIX [--dir both|up|down]\n"
 		"               [--norm log1p|none|clip255] [--min-packets 10]\n"
-		"               [--size-shift BYTES [--size-cap BYTES]]\n"
+		"               [--size-shift BYTES [--size-cap BYTES]] [--time-scale F]\n"
+		"               [--time-shift US] [--drop-frac P [--aug-seed N]]\n"
 		"Builds the FlowPic (lib/flowpic) of every window with at least min-packets\n"
 		"packets and writes PREFIX.cells.npy (win, cell = row * R + col, normalised value)\n"
 		"and PREFIX.index.npy (window number in the file, packets, non-zero cells), one\n"
@@ -26,7 +28,83 @@ usage(FILE *out)
 		"--size-shift adds BYTES to every packet's size before drawing it, capped at\n"
 		"--size-cap (default 1500): the picture the same traffic would give inside a\n"
 		"tunnel that adds BYTES of headers per packet on a path of that MTU (training\n"
-		"augmentation, docs/TRAINING.md). Nothing else of the window changes.\n");
+		"augmentation, docs/TRAINING.md).\n"
+		"Further training augmentations alter a window's records before drawing, in this\n"
+		"order: --drop-frac leaves out each record with probability P (packet loss; the\n"
+		"choice is a hash of --aug-seed, the window number and the record number, so it is\n"
+		"reproducible), --time-scale multiplies every arrival time by F (a slower or faster\n"
+		"path), --time-shift adds US microseconds (may be negative) to every arrival time;\n"
+		"records whose time leaves [0, window length) are left out. The window is drawn\n"
+		"when its packets less the left-out records are at least min-packets and some\n"
+		"record is left; the index's packets column holds that count. Without these\n"
+		"options nothing changes.\n");
+}
+
+/* A window's training augmentation (all zero / one: none). */
+struct aug {
+	uint32_t size_shift, size_cap;
+	double time_scale;
+	int64_t time_shift;
+	double drop_frac;
+	uint64_t seed;
+};
+
+static uint64_t
+splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Apply a to the n records of window number window (window_us long) in place; returns the
+ * records kept (compacted to the front, in their order).
+ */
+static uint32_t
+augment(const struct aug *a, struct fp_pkt_rec *recs, uint32_t n, uint64_t window,
+		uint64_t window_us)
+{
+	const uint64_t wseed = splitmix64(a->seed ^ splitmix64(window));
+	uint32_t i, kept = 0;
+
+	for (i = 0; i < n; i++) {
+		struct fp_pkt_rec r = recs[i];
+		int64_t t = r.t_us;
+
+		if (a->drop_frac > 0 &&
+				(double)(splitmix64(wseed + i) >> 11) * 0x1p-53 < a->drop_frac)
+			continue;
+		if (a->time_scale != 1.0)
+			t = (int64_t)floor((double)t * a->time_scale);
+		t += a->time_shift;
+		if (t < 0 || (uint64_t)t >= window_us)
+			continue;
+		r.t_us = (uint32_t)t;
+		if (a->size_shift != 0) {
+			uint32_t sz = (uint32_t)r.size + a->size_shift;
+
+			r.size = (uint16_t)(sz < a->size_cap ? sz : a->size_cap);
+		}
+		recs[kept++] = r;
+	}
+	return kept;
+}
+
+/* Parse a decimal number in [lo, hi] (a double) into *out; returns 0 or -EINVAL. */
+static int
+parse_f64(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 static void
@@ -80,11 +158,17 @@ main(int argc, char **argv)
 		{ "min-packets", required_argument, NULL, 'm' },
 		{ "size-shift", required_argument, NULL, 's' },
 		{ "size-cap", required_argument, NULL, 'c' },
+		{ "time-scale", required_argument, NULL, 'T' },
+		{ "time-shift", required_argument, NULL, 'S' },
+		{ "drop-frac", required_argument, NULL, 'D' },
+		{ "aug-seed", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *in = NULL, *out = NULL;
-	uint32_t res = 0, min_packets = 10, row = 0, shift = 0, cap = 1500, i;
+	struct aug aug = { .size_shift = 0, .size_cap = 1500, .time_scale = 1.0 };
+	uint32_t res = 0, min_packets = 10, row = 0, seed = 0;
+	double d;
 	enum fp_dir_mode dir = FP_DIR_BOTH;
 	enum fp_norm norm = FP_NORM_LOG1P;
 	struct fpt_winread rd;
@@ -131,18 +215,47 @@ main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (fpt_parse_u32(optarg, 0, 65535, &shift) < 0) {
+			if (fpt_parse_u32(optarg, 0, 65535, &aug.size_shift) < 0) {
 				fprintf(stderr, "fp-pics: --size-shift '%s' is not in 0..65535\n",
 					optarg);
 				return 2;
 			}
 			break;
 		case 'c':
-			if (fpt_parse_u32(optarg, 1, 65535, &cap) < 0) {
+			if (fpt_parse_u32(optarg, 1, 65535, &aug.size_cap) < 0) {
 				fprintf(stderr, "fp-pics: --size-cap '%s' is not in 1..65535\n",
 					optarg);
 				return 2;
 			}
+			break;
+		case 'T':
+			if (parse_f64(optarg, 0.01, 100, &aug.time_scale) < 0) {
+				fprintf(stderr, "fp-pics: --time-scale '%s' is not in 0.01..100\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			if (parse_f64(optarg, -3.6e9, 3.6e9, &d) < 0 || d != floor(d)) {
+				fprintf(stderr, "fp-pics: --time-shift '%s' is not a whole number of "
+					"microseconds in -3600e6..3600e6\n", optarg);
+				return 2;
+			}
+			aug.time_shift = (int64_t)d;
+			break;
+		case 'D':
+			if (parse_f64(optarg, 0, 1, &aug.drop_frac) < 0) {
+				fprintf(stderr, "fp-pics: --drop-frac '%s' is not in 0..1\n", optarg);
+				return 2;
+			}
+			break;
+		case 'A':
+			if (fpt_parse_u32(optarg, 0, UINT32_MAX, &seed) < 0) {
+				fprintf(stderr, "fp-pics: --aug-seed '%s' is not in 0..%u\n", optarg,
+					UINT32_MAX);
+				return 2;
+			}
+			aug.seed = seed;
 			break;
 		case 'h':
 			usage(stdout);
@@ -180,19 +293,16 @@ main(int argc, char **argv)
 		goto close_in;
 	}
 	while ((ret = fpt_winread_next(&rd, &w, err, sizeof(err))) == 1) {
-		/* flowpicd classifies a window only when it saw at least min_packets packets. */
-		if (w.packets < min_packets)
-			continue;
-		if (shift != 0) {
-			for (i = 0; i < w.n_records; i++) {
-				uint32_t sz = (uint32_t)rd.recs[i].size + shift;
+		uint32_t n = augment(&aug, rd.recs, w.n_records, rd.done - 1, rd.window_us);
+		uint32_t packets = w.packets - (w.n_records - n);
 
-				rd.recs[i].size = (uint16_t)(sz < cap ? sz : cap);
-			}
-		}
+		/* flowpicd classifies a window only when it saw at least min_packets packets;
+		 * a window whose records all left (augmentation) has nothing to draw. */
+		if (packets < min_packets || (n == 0 && w.n_records != 0))
+			continue;
 		fp_flowpic_reset(pic);
-		fp_flowpic_add(pic, rd.recs, w.n_records);
-		put_picture(&cells, &index, pic, norm, row++, (uint32_t)(rd.done - 1), w.packets);
+		fp_flowpic_add(pic, rd.recs, n);
+		put_picture(&cells, &index, pic, norm, row++, (uint32_t)(rd.done - 1), packets);
 	}
 	if (ret < 0) {
 		fprintf(stderr, "fp-pics: %s\n", err);

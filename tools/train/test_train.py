@@ -145,6 +145,98 @@ def test_pics_size_shift(tmp):
             raise AssertionError("fp-pics %s: %r not in %r" % (" ".join(args), msg, p.stderr))
 
 
+def test_pics_time_scale_shift(tmp):
+    """--time-scale multiplies and --time-shift moves every arrival time; records leaving the
+    window are left out, and the window is drawn only while its packets less those records
+    reach min-packets (the index holds that count)."""
+    path = os.path.join(tmp, "t.windows")
+    win_file(path, [(1000, 5, W5), (1001, 12, W12)])
+
+    def cells_of(*extra):
+        cells, index = pics(tmp, path, 1500, "--norm", "none", *extra)
+        return ([tuple(int(v) for v in r) for r in index],
+                {(int(c["win"]), int(c["cell"])): float(c["value"]) for c in cells})
+
+    # 1500 x 1500: row = size, column = t / 40000 us.
+    # x2: 30 s and 59.999999 s leave the window (10 packets left), 1 s -> 2 s (column 50).
+    eq(cells_of("--time-scale", "2"), ([(1, 10, 2)], {(0, 100 * 1500): 3.0,
+                                                      (0, 750 * 1500 + 50): 7.0}), "x2")
+    # x0.5: 30 s -> 15 s (375), 59.999999 s -> 29.9999995 s floored (749), 1 s -> 0.5 s (12)
+    eq(cells_of("--time-scale", "0.5"),
+       ([(1, 12, 4)], {(0, 100 * 1500): 3.0, (0, 1500 * 1500 - 1500 + 375): 1.0,
+                       (0, 40 * 1500 + 749): 1.0, (0, 750 * 1500 + 12): 7.0}), "x0.5")
+    # +30 s: 0 -> 30 s (750), 1 s -> 31 s (775); the two later packets leave the window
+    eq(cells_of("--time-shift", "30000000"),
+       ([(1, 10, 2)], {(0, 100 * 1500 + 750): 3.0, (0, 750 * 1500 + 775): 7.0}), "+30 s")
+    # -1 s: the three packets at 0 leave (9 packets: drawn only with min-packets <= 9)
+    eq(cells_of("--time-shift", "-1000000"), ([], {}), "-1 s, min 10")
+    eq(cells_of("--time-shift", "-1000000", "--min-packets", "9"),
+       ([(1, 9, 3)], {(0, 1499 * 1500 + 725): 1.0, (0, 40 * 1500 + 1474): 1.0,
+                      (0, 750 * 1500): 7.0}), "-1 s, min 9")
+    # order: times scaled, then shifted, then sizes shifted (capped at 1500)
+    eq(cells_of("--time-scale", "0.5", "--time-shift", "30000000", "--size-shift", "48"),
+       ([(1, 12, 4)], {(0, 148 * 1500 + 750): 3.0, (0, 1499 * 1500 + 1125): 1.0,
+                       (0, 88 * 1500 + 1499): 1.0, (0, 798 * 1500 + 762): 7.0}),
+       "x0.5, +30 s, +48 B")
+    # scale 1 and shift 0 are the plain picture; scaling in fp-pics = scaled records at 32
+    plain, _ = pics(tmp, path, 32)
+    same, _ = pics(tmp, path, 32, "--time-scale", "1", "--time-shift", "0")
+    eq(same.tobytes(), plain.tobytes(), "x1 +0 = plain")
+    pre = os.path.join(tmp, "pre-t.windows")
+    scaled = [(int(t * 1.5), sz, d) for t, sz, d in W12 if t * 1.5 < WINDOW_US]
+    win_file(pre, [(1000, 5, W5), (1001, len(scaled), scaled)])
+    a, ia = pics(tmp, path, 32, "--time-scale", "1.5")
+    b, ib = pics(tmp, pre, 32)
+    eq((a.tobytes(), ia.tobytes()), (b.tobytes(), ib.tobytes()),
+       "32x32: scaling in fp-pics = scaled records")
+
+
+def test_pics_drop(tmp):
+    """--drop-frac leaves out that share of records, chosen by --aug-seed and the window and
+    record numbers: reproducible, different per seed, counted out of the window's packets."""
+    path = os.path.join(tmp, "d.windows")
+    rng = np.random.default_rng(4)
+    big = [(int(t), int(sz), int(d)) for t, sz, d in zip(
+        rng.integers(0, WINDOW_US, 2000), rng.integers(40, 1501, 2000), rng.integers(0, 2, 2000))]
+    # window 1: 2000 packets all recorded; window 2: 2100 packets of which 2000 recorded
+    win_file(path, [(1000, 12, W12), (1001, 2000, big), (1002, 2100, big)])
+
+    def run_drop(*extra):
+        cells, index = pics(tmp, path, 1500, "--norm", "none", "--min-packets", "1", *extra)
+        drawn = [0] * len(index)
+        for c in cells:
+            drawn[int(c["win"])] += int(c["value"])
+        return cells, index, drawn
+
+    plain, iplain, _ = run_drop()
+    c0, i0, _ = run_drop("--drop-frac", "0", "--aug-seed", "9")
+    eq((c0.tobytes(), i0.tobytes()), (plain.tobytes(), iplain.tobytes()), "drop 0 = plain")
+    c1, i1, d1 = run_drop("--drop-frac", "0.25", "--aug-seed", "1")
+    eq([int(r["window"]) for r in i1], [0, 1, 2], "windows drawn")
+    kept = d1[1]
+    if not 0.22 * 2000 < 2000 - kept < 0.28 * 2000:
+        raise AssertionError("drop 0.25 left %d of 2000 records" % kept)
+    eq([int(r["packets"]) for r in i1][1:], [kept, d1[2] + 100],
+       "index packets = packets less dropped records")
+    if c1[c1["win"] == 1]["cell"].tobytes() == c1[c1["win"] == 2]["cell"].tobytes():
+        raise AssertionError("windows 1 and 2 (same records) lost the same records")
+    again = run_drop("--drop-frac", "0.25", "--aug-seed", "1")
+    eq((again[0].tobytes(), again[1].tobytes()), (c1.tobytes(), i1.tobytes()), "reproducible")
+    other = run_drop("--drop-frac", "0.25", "--aug-seed", "2")
+    if other[0].tobytes() == c1.tobytes():
+        raise AssertionError("seeds 1 and 2 dropped the same records")
+    # every drawn packet is one of the window's: no cell gains
+    base = {(int(c["win"]), int(c["cell"])): float(c["value"]) for c in plain}
+    for c in c1:
+        k = (int(c["win"]), int(c["cell"]))
+        if float(c["value"]) > base[k]:
+            raise AssertionError("cell %r grew under packet loss" % (k,))
+    # everything lost: nothing is drawn (window 2 keeps its 100 unrecorded packets but no
+    # record to draw); min-packets applies to what is left
+    _, i_all, _ = run_drop("--drop-frac", "1")
+    eq(len(i_all), 0, "drop 1: no window")
+
+
 def test_pics_errors(tmp):
     good = os.path.join(tmp, "g.windows")
     win_file(good, [(1, 12, W12)])
@@ -155,6 +247,14 @@ def test_pics_errors(tmp):
         (["--windows", good, "--res", "32", "--dir", "sideways"], 2, "is not both, up or down"),
         (["--windows", good, "--res", "32", "--norm", "sqrt"], 2, "not none, log1p or clip255"),
         (["--windows", good, "--res", "32", "--min-packets", "-3"], 2, "not in 1..1000000"),
+        (["--windows", good, "--res", "32", "--time-scale", "0"], 2,
+         "--time-scale '0' is not in 0.01..100"),
+        (["--windows", good, "--res", "32", "--time-scale", "fast"], 2, "not in 0.01..100"),
+        (["--windows", good, "--res", "32", "--time-shift", "1.5"], 2,
+         "--time-shift '1.5' is not a whole number"),
+        (["--windows", good, "--res", "32", "--drop-frac", "1.5"], 2,
+         "--drop-frac '1.5' is not in 0..1"),
+        (["--windows", good, "--res", "32", "--aug-seed", "-1"], 2, "--aug-seed '-1' is not"),
     ]
     bad = os.path.join(tmp, "magic.windows")
     with open(bad, "wb") as f:
@@ -177,6 +277,22 @@ def test_pics_errors(tmp):
             raise AssertionError("fp-pics %s: %r not in %r" % (" ".join(args), msg, p.stderr))
         if rc != 0 and os.path.exists(out + ".cells.npy"):
             raise AssertionError("fp-pics left output behind after an error")
+
+
+def test_parse_aug(tmp):
+    eq(picset.parse_aug(""), ("", []), "no augmentation")
+    eq(picset.parse_aug("size=48"), ("size=48+cap=1500",
+                                     ["--size-shift", "48", "--size-cap", "1500"]), "size")
+    eq(picset.parse_aug("seed=3+drop=0.1+tshift=-2.5+scale=1.25"),
+       ("scale=1.25+tshift=-2.5+drop=0.1+seed=3",
+        ["--time-scale", "1.25", "--time-shift", "-2500000", "--drop-frac", "0.1",
+         "--aug-seed", "3"]), "canonical order, seconds to microseconds")
+    for bad in ("speed=2", "scale", "scale=x", "drop=0.1+drop=0.2"):
+        try:
+            picset.parse_aug(bad)
+        except ValueError:
+            continue
+        raise AssertionError("parse_aug(%r) did not fail" % bad)
 
 
 def test_split_by_flow(tmp):
@@ -307,6 +423,22 @@ def test_train_and_parity(tmp):
     if p.returncode != 0 or "12 windows" not in p.stdout:
         raise AssertionError("parity at 1500 failed:\n%s\n%s" % (p.stdout, p.stderr))
     print("     " + p.stdout.strip())
+    # Training augmentation: each training window drawn again per spec (fp-pics), the
+    # validation and test windows untouched.
+    p = train_py(tmp, "experiment", "1", "--res", "32", "--data", d, "--epochs", "1",
+                 "--augment", "scale=0.8,drop=0.1+seed=2")
+    if p.returncode != 0 or "augmentation scale=0.8:" not in p.stdout:
+        raise AssertionError("train.py --augment failed:\n%s\n%s" % (p.stdout, p.stderr))
+    a = json.load(open(os.path.join(tmp, "results", "exp1-32.json")))
+    eq(a["augment"], ["scale=0.8", "drop=0.1+seed=2"], "augmentations in the result")
+    eq((a["split"]["val"], a["split"]["test"]), (sp["val"], sp["test"]), "val / test kept")
+    n = sp["train"]["windows"]
+    if not 2 * n < a["split"]["train"]["windows"] <= 3 * n:
+        raise AssertionError("augmented training windows %d (plain %d)"
+                             % (a["split"]["train"]["windows"], n))
+    p = train_py(tmp, "experiment", "1", "--res", "32", "--data", d, "--augment", "speed=2")
+    if p.returncode != 2 or "'speed=2' is not KEY=VALUE" not in p.stderr:
+        raise AssertionError("bad --augment accepted: %r" % p.stderr)
 
 
 def main(argv):
@@ -318,8 +450,9 @@ def main(argv):
     torch.set_num_threads(1)
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
-        for t in (test_pics_cells, test_pics_size_shift, test_pics_errors, test_split_by_flow, test_metrics,
-                  test_sparse_conv, test_train_and_parity):
+        for t in (test_pics_cells, test_pics_size_shift, test_pics_time_scale_shift,
+                  test_pics_drop, test_pics_errors, test_parse_aug, test_split_by_flow,
+                  test_metrics, test_sparse_conv, test_train_and_parity):
             try:
                 t(tmp)
                 print("ok   %s" % t.__name__)

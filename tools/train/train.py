@@ -44,7 +44,8 @@ EXPERIMENTS = {
     # bytes of headers per packet (GRE-, IPsec-, WireGuard- and OpenVPN-like overheads) on a
     # 1500-byte path: no VPN window is used for training or to choose the shifts.
     "3t": {"title": "category, train plain + tunnel-size augmentation, test VPN",
-           "task": "category", "pool": "plain", "test": "vpn", "augment": [24, 48, 72]},
+           "task": "category", "pool": "plain", "test": "vpn",
+           "augment": ["size=24", "size=48", "size=72"]},
     "4": {"title": "category, unseen application (one per category held out)",
           "task": "category", "pool": "plain", "test": "holdout"},
     "5": {"title": "application identification, plain traffic", "task": "app",
@@ -150,24 +151,39 @@ def plan(exp, pics, seed):
     return classes, y, tr, va, te, info
 
 
-def augment(args, parts, res, pics, y, tr, shifts):
-    """Add each training picture again as drawn at each size shift (fp-pics --size-shift,
-    lib/flowpic): returns the joined pictures, labels and training indices."""
+def augment(args, parts, res, pics, y, tr, specs):
+    """Add each training picture again as drawn by fp-pics (lib/flowpic) with each
+    augmentation spec (picset.parse_aug, e.g. "size=48", "scale=1.25", "drop=0.1+seed=2"):
+    returns the joined pictures, labels and training indices. Validation and test pictures
+    are never augmented."""
     fp_pics = tool(args, "fp_pics", "train")
     where = {(m["part"], m["window"]): i for i, m in enumerate(pics.meta)}
     want = {(pics.meta[i]["part"], pics.meta[i]["window"]) for i in tr}
     out, ys, trs = pics, [y], [tr]
-    for shift in shifts:
+    for spec in specs:
         aug = picset.build(parts, res, os.path.join(args.work, "pics"), fp_pics,
-                           min_packets=args.min_packets, shift=shift)
+                           min_packets=args.min_packets, aug=spec)
         aug = aug.subset([j for j, m in enumerate(aug.meta)
                           if (m["part"], m["window"]) in want])
         base = len(out)
         out = out.concat(aug)
         ys.append(np.array([y[where[(m["part"], m["window"])]] for m in aug.meta], y.dtype))
         trs.append(base + np.arange(len(aug)))
-        log("augmentation: %d training windows drawn %d bytes larger" % (len(aug), shift))
+        log("augmentation %s: %d training windows drawn again" % (spec, len(aug)))
     return out, np.concatenate(ys), np.concatenate(trs)
+
+
+def augment_specs(text):
+    """--augment: comma-separated augmentation specs, or "none"."""
+    if text.strip() == "none":
+        return []
+    specs = [t.strip() for t in text.split(",") if t.strip()]
+    for spec in specs:
+        try:
+            picset.parse_aug(spec)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e))
+    return specs
 
 
 def describe_split(pics, y, classes, tr, va, te):
@@ -195,9 +211,12 @@ def run_one(args, exp_id, res, out_model=None):
     parts, pics = load_pics(args, res)
     digest = labdata.digest(parts)
     classes, y, tr, va, te, info = plan(exp, pics, args.seed)
-    if exp.get("augment"):
-        pics, y, tr = augment(args, parts, res, pics, y, tr, exp["augment"])
-        info["augment_shifts"] = exp["augment"]
+    specs = exp.get("augment", [])
+    if getattr(args, "augment", None) is not None:
+        specs = args.augment
+    if specs:
+        pics, y, tr = augment(args, parts, res, pics, y, tr, specs)
+        info["augment"] = specs
     sp = describe_split(pics, y, classes, tr, va, te)
     log("data %s: %d labelled windows; train %d (%d flows), val %d, test %d (%d flows)"
         % (digest, len(pics), len(tr), sp["train"]["flows"], len(va), len(te),
@@ -211,14 +230,16 @@ def run_one(args, exp_id, res, out_model=None):
     epochs = args.epochs if res != 1500 else min(args.epochs, args.epochs_1500)
     hist = fit.train(net, pics, y, tr, va, res, epochs=epochs, patience=args.patience,
                      batch=args.batch, lr=args.lr, seed=args.seed,
-                     max_seconds=args.max_seconds)
+                     max_seconds=args.max_seconds, weight_decay=args.weight_decay,
+                     label_smoothing=args.label_smoothing)
     runner = nets.Runner(net, res)
     t = time.time()
     p = fit.predict(runner, pics, te)
     infer_s = time.time() - t
     ev = metrics.evaluate(y[te], p.argmax(1), len(classes))
-    log("test accuracy %.4f on %d windows (%d epochs, %.0f s)"
-        % (ev["accuracy"], len(te), hist["epochs"], hist["seconds"]))
+    log("best validation accuracy %.4f (epoch %d); test accuracy %.4f on %d windows "
+        "(%d epochs, %.0f s)" % (hist["best_val_accuracy"], hist["best_epoch"], ev["accuracy"],
+                                 len(te), hist["epochs"], hist["seconds"]))
     nets.export(net, m)
     m.name = "flowpic-%d" % res if exp_id == "ship" else "exp%s-%d" % (exp_id, res)
     m.description = ("%s; %s; split by flow (seed %d): train %d windows / %d flows, val %d, "
@@ -239,6 +260,10 @@ def run_one(args, exp_id, res, out_model=None):
               "accuracy": ev["accuracy"], "per_class": ev["per_class"],
               "confusion": ev["confusion"], "train_seconds": round(hist["seconds"], 1),
               "epochs": hist["epochs"], "best_epoch": hist["best_epoch"],
+              "best_val_accuracy": hist["best_val_accuracy"],
+              "optimiser": {"lr": args.lr, "batch": args.batch, "patience": args.patience,
+                            "weight_decay": args.weight_decay,
+                            "label_smoothing": args.label_smoothing},
               "test_infer_ms_per_window": round(1000 * infer_s / max(len(te), 1), 3),
               "model_bytes": os.path.getsize(path), "params": m.param_count(),
               "model": shown_path(path), "date": date,
@@ -304,6 +329,14 @@ def main(argv):
         p.add_argument("--patience", type=int, default=6)
         p.add_argument("--batch", type=int, default=64)
         p.add_argument("--lr", type=float, default=1e-3)
+        p.add_argument("--weight-decay", dest="weight_decay", type=float, default=0.0,
+                       help="Adam's L2 weight decay")
+        p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=0.0,
+                       help="label smoothing of the cross-entropy loss")
+        p.add_argument("--augment", type=augment_specs, default=None,
+                       help="training augmentations replacing the experiment's own: "
+                            "comma-separated fp-pics specs (e.g. scale=0.8,drop=0.1+seed=2, "
+                            "docs/TRAINING.md), or none")
         p.add_argument("--max-seconds", dest="max_seconds", type=float, default=None,
                        help="stop training after this many seconds (best epoch kept)")
         p.add_argument("--exclude", action="append",
