@@ -151,11 +151,11 @@ def plan(exp, pics, seed):
     return classes, y, tr, va, te, info
 
 
-def augment(args, parts, res, pics, y, tr, specs):
-    """Add each training picture again as drawn by fp-pics (lib/flowpic) with each
-    augmentation spec (picset.parse_aug, e.g. "size=48", "scale=1.25", "drop=0.1+seed=2"):
-    returns the joined pictures, labels and training indices. Validation and test pictures
-    are never augmented."""
+def augment(args, parts, res, pics, y, tr, specs, what="training"):
+    """Add each picture tr again as drawn by fp-pics (lib/flowpic) with each augmentation
+    spec (picset.parse_aug, e.g. "size=48", "scale=1.25", "drop=0.1+seed=2"): returns the
+    joined pictures, labels and indices (tr and the added pictures). Used on the training
+    pictures and, with --val-augment, on the validation ones; never on the test pictures."""
     fp_pics = tool(args, "fp_pics", "train")
     where = {(m["part"], m["window"]): i for i, m in enumerate(pics.meta)}
     want = {(pics.meta[i]["part"], pics.meta[i]["window"]) for i in tr}
@@ -169,7 +169,7 @@ def augment(args, parts, res, pics, y, tr, specs):
         out = out.concat(aug)
         ys.append(np.array([y[where[(m["part"], m["window"])]] for m in aug.meta], y.dtype))
         trs.append(base + np.arange(len(aug)))
-        log("augmentation %s: %d training windows drawn again" % (spec, len(aug)))
+        log("augmentation %s: %d %s windows drawn again" % (spec, len(aug), what))
     return out, np.concatenate(ys), np.concatenate(trs)
 
 
@@ -214,9 +214,15 @@ def run_one(args, exp_id, res, out_model=None):
     specs = exp.get("augment", [])
     if getattr(args, "augment", None) is not None:
         specs = args.augment
+    val_specs = exp.get("val_augment", [])
+    if getattr(args, "val_augment", None) is not None:
+        val_specs = args.val_augment
     if specs:
         pics, y, tr = augment(args, parts, res, pics, y, tr, specs)
         info["augment"] = specs
+    if val_specs:
+        pics, y, va = augment(args, parts, res, pics, y, va, val_specs, "validation")
+        info["val_augment"] = val_specs
     sp = describe_split(pics, y, classes, tr, va, te)
     log("data %s: %d labelled windows; train %d (%d flows), val %d, test %d (%d flows)"
         % (digest, len(pics), len(tr), sp["train"]["flows"], len(va), len(te),
@@ -337,6 +343,9 @@ def main(argv):
                        help="training augmentations replacing the experiment's own: "
                             "comma-separated fp-pics specs (e.g. scale=0.8,drop=0.1+seed=2, "
                             "docs/TRAINING.md), or none")
+        p.add_argument("--val-augment", dest="val_augment", type=augment_specs, default=None,
+                       help="validation windows also drawn with these specs (e.g. tunnel "
+                            "sizes for experiment 3t, whose validation is plain), or none")
         p.add_argument("--max-seconds", dest="max_seconds", type=float, default=None,
                        help="stop training after this many seconds (best epoch kept)")
         p.add_argument("--exclude", action="append",
