@@ -1,5 +1,5 @@
 #!/bin/sh
-# experiments.sh: one experiment (1..5, 3t), or the shipped models ("ship"), on the lab data, then
+# experiments.sh: one experiment (1..5, 3t, 4r), or the shipped models ("ship"), on the lab data, then
 # the tables of models/README.md. Usage: tools/train/experiments.sh N|ship [DATA_DIR...]
 # Environment: FLOWPIC_BUILD (build dir), FLOWPIC_TRAIN_RES (resolutions, default 32,64,1500),
 # FLOWPIC_TRAIN_ARGS (more train.py options, e.g. "--max-seconds 600").
@@ -10,7 +10,7 @@ build=${FLOWPIC_BUILD:-$top/build}
 py=/usr/bin/python3
 res=${FLOWPIC_TRAIN_RES:-32,64,1500}
 
-[ $# -ge 1 ] || { echo "usage: $0 1|2|3|3t|4|5|ship [DATA_DIR...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 1|2|3|3t|4|4r|5|ship [DATA_DIR...]" >&2; exit 2; }
 what=$1
 shift
 "$top/tools/train/install-deps.sh"
@@ -29,7 +29,7 @@ done
 
 # shellcheck disable=SC2086
 case $what in
-1|2|3|3t|4|5)
+1|2|3|3t|4|4r|5)
 	$py "$top/tools/train/train.py" experiment "$what" --res "$res" --build "$build" $data \
 		${FLOWPIC_TRAIN_ARGS:-}
 	;;
@@ -42,7 +42,7 @@ ship)
 	done
 	;;
 *)
-	echo "$0: unknown experiment '$what' (1..5, 3t or ship)" >&2
+	echo "$0: unknown experiment '$what' (1..5, 3t, 4r or ship)" >&2
 	exit 2
 	;;
 esac

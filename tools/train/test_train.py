@@ -196,6 +196,41 @@ def test_split_by_flow(tmp):
     eq([list(x) for x in again], [list(x) for x in (tr, va, te)], "same seed, same split")
 
 
+def test_holdout_rounds(tmp):
+    """Experiment 4r: round r holds out application r (mod count) of each category with two
+    or more; every application is held out at least once; none is trained and tested on."""
+    import train
+
+    class Meta:
+        def __init__(self, meta):
+            self.meta = meta
+    apps = {"voip": ["v1", "v2"], "video": ["d1", "d2", "d3"], "chat": ["c1"]}
+    meta = []
+    for cat, names in apps.items():
+        for a in names:
+            for f in range(6):
+                for w in range(3):
+                    meta.append({"category": cat, "app": a, "vpn": f == 5,
+                                 "flow": "%s-%d" % (a, f)})
+    pics = Meta(meta)
+    exp = train.EXPERIMENTS["4r"]
+    eq(train.rounds_of(pics, exp), 3, "rounds = most applications in a category")
+    eq(train.rounds_of(pics, train.EXPERIMENTS["4"]), 1, "experiment 4: one round")
+    seen = set()
+    for r in range(3):
+        classes, y, tr, va, te, info = train.plan(exp, pics, 1, r)
+        eq(info["held_out"], {"video": apps["video"][r], "voip": apps["voip"][r % 2]},
+           "round %d held out" % r)
+        seen |= set(info["held_out"].values())
+        test_apps = {meta[i]["app"] for i in te}
+        eq(test_apps, set(info["held_out"].values()), "round %d tests only held-out apps" % r)
+        eq({meta[i]["app"] for i in list(tr) + list(va)} & test_apps, set(),
+           "round %d trains on no held-out app" % r)
+        eq(any(meta[i]["vpn"] for i in list(tr) + list(va) + list(te)), False,
+           "round %d uses plain windows only" % r)
+    eq(seen, {"v1", "v2", "d1", "d2", "d3"}, "every application of a multi-app category held out")
+
+
 def test_metrics(tmp):
     ev = metrics.evaluate([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], 3)
     eq(ev["confusion"], [[2, 1, 0], [0, 1, 1], [0, 0, 1]], "confusion")
@@ -318,7 +353,8 @@ def main(argv):
     torch.set_num_threads(1)
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
-        for t in (test_pics_cells, test_pics_size_shift, test_pics_errors, test_split_by_flow, test_metrics,
+        for t in (test_pics_cells, test_pics_size_shift, test_pics_errors, test_split_by_flow, test_holdout_rounds,
+                  test_metrics,
                   test_sparse_conv, test_train_and_parity):
             try:
                 t(tmp)
