@@ -301,6 +301,32 @@ def synthetic(tmp, n_per_class=30):
     return d
 
 
+def test_two_sources(tmp):
+    """Two data directories with a part of the same name: each keeps its own pictures in the
+    shared work cache, whatever their order on the command line."""
+    import labdata
+    dirs = []
+    for k, size in enumerate((200, 1200)):
+        d = os.path.join(tmp, "src%d" % k, "same")
+        os.makedirs(d, exist_ok=True)
+        win_file(os.path.join(d, "video-plain.windows"), [(1, 12, [(1000 * i, size, 0)
+                                                                   for i in range(12)])])
+        with open(os.path.join(d, "video-plain.labels.jsonl"), "w") as f:
+            f.write(json.dumps({"category": "video", "app": "a%d" % k, "vpn": False,
+                                "flow": "f%d" % k}) + "\n")
+        dirs.append(d)
+    work = os.path.join(tmp, "work2")
+
+    def rows_by_app(order):
+        parts = labdata.load(order, work, "/bin/false")
+        eq(len({p.name for p in parts}), 2, "part names unique across sources")
+        ps = picset.build(parts, 32, work, FP_PICS)
+        return {m["app"]: int(ps.cell[ps.ptr[i]]) // 32 for i, m in enumerate(ps.meta)}
+    first = rows_by_app(dirs)
+    eq(first["a0"] != first["a1"], True, "the two sources' pictures differ")
+    eq(rows_by_app(dirs[::-1]), first, "same pictures with the sources swapped (cache reused)")
+
+
 def train_py(tmp, *args):
     cmd = [sys.executable, os.path.join(HERE, "train.py")] + list(args) + [
         "--fp-pics", FP_PICS, "--fp-predict", FP_PREDICT, "--fp-extract", "/bin/false",
@@ -353,7 +379,7 @@ def main(argv):
     torch.set_num_threads(1)
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
-        for t in (test_pics_cells, test_pics_size_shift, test_pics_errors, test_split_by_flow, test_holdout_rounds,
+        for t in (test_pics_cells, test_pics_size_shift, test_pics_errors, test_split_by_flow, test_holdout_rounds, test_two_sources,
                   test_metrics,
                   test_sparse_conv, test_train_and_parity):
             try:
