@@ -1,4 +1,4 @@
-# video applications: HLS over HTTPS from nginx, played in real time by ffmpeg and by an adaptive player.
+# video applications: HLS over HTTPS from nginx, played in real time by ffmpeg, an adaptive player and mpv.
 import os
 
 import content
@@ -53,4 +53,26 @@ class AbrPlayer(_Video):
                 "--seed", str(p["seed"]), "--seek-prob", str(p["seek_prob"])]
 
 
-APPS = [FfmpegHls(), AbrPlayer()]
+class Mpv(_Video):
+    """mpv playing the master playlist in real time (audio clock, no output) through its own
+    read-ahead cache: a start-up fill up to cache_s seconds ahead, then reads as it plays."""
+    name = "mpv"
+
+    def draw(self, rng, duration):
+        p = super().draw(rng, duration)
+        p["cache_s"] = rng.choice([10, 20, 40, 60, 120])
+        return p
+
+    def argv(self, sess):
+        p = sess.params
+        cache = p["cache_s"]
+        return ["mpv", "--no-config", "--no-terminal", "--idle=no",
+                "--vid=no", "--ao=null", "--tls-verify=no", "--cache=yes",
+                "--cache-secs=%d" % cache, "--demuxer-readahead-secs=%d" % cache,
+                "--demuxer-max-bytes=512MiB",
+                "--hls-bitrate=%d" % ((p["rendition_kbit"] + 96 + 1) * 1000),  # master: kbit + 96 audio
+                "--start=%d" % (p["start_segment"] * content.SEGMENT_SECONDS),
+                "https://%s/video/master.m3u8" % sess.server_ip]
+
+
+APPS = [FfmpegHls(), AbrPlayer(), Mpv()]

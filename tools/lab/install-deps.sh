@@ -7,7 +7,7 @@ nginx-light ffmpeg chromium
 prosody python3-slixmpp ngircd
 openssh-server openssh-client rsync curl
 openvpn baresip-core
-gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+mpv gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 firefox-esr
 python3-numpy python3-matplotlib python3-websocket"
 

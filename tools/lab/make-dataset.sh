@@ -17,6 +17,10 @@ duration=${DURATION:-5700}
 # the slots of the shipped dataset: 24 default slots, 18 more, 8 plain-only chat/browsing, 7 more
 slots=${SLOTS:-voip=5,video=4,chat=4,browsing=5,file_transfer=6,voip=3,video=4,chat=2,browsing=4,file_transfer=5,chat=6@0,browsing=2@0,video=3@1,chat=3@0,browsing=1@0}
 
+# the applications of the shipped dataset: a slot rotates over its category's applications, so
+# adding one to the lab would change every later seed-2026 session; APPS=... for other sets
+apps=${APPS:-ffmpeg-srtp,gstreamer-srtp,ffmpeg-hls,abr-player,xmpp-prosody,irc-ngircd,chromium,firefox,scp,rsync-ssh,curl-https}
+
 fpx=${FP_EXTRACT:-}
 if [ -z "$fpx" ]; then
 	build=${FLOWPIC_BUILD:-$top/build}
@@ -27,6 +31,7 @@ if [ -z "$fpx" ]; then
 	fpx="$build/tools/extract/fp-extract"
 fi
 
-"$top/tools/lab/run.sh" --seed "$seed" --out "$run" --duration "$duration" --slots "$slots" --quiet
+"$top/tools/lab/run.sh" --seed "$seed" --out "$run" --duration "$duration" --slots "$slots" \
+	--apps "$apps" --quiet
 /usr/bin/python3 "$top/tools/lab/dataset.py" --run "$run" --out "$ds" --fp-extract "$fpx"
 /usr/bin/python3 "$top/tools/lab/report.py" "$ds"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# experiments.sh: one experiment (1..5, 3t, 1a, 2a, 3ta, 4a), or the shipped models ("ship"), on
+# experiments.sh: one experiment (1..5, 3t, 4r, 2a, 3ta), or the shipped models ("ship"), on
 # the lab data, then the tables of models/README.md.
 # Usage: tools/train/experiments.sh N|ship [DATA_DIR...]
 # Environment: FLOWPIC_BUILD (build dir), FLOWPIC_TRAIN_RES (resolutions, default 32,64,1500),
@@ -11,7 +11,7 @@ build=${FLOWPIC_BUILD:-$top/build}
 py=/usr/bin/python3
 res=${FLOWPIC_TRAIN_RES:-32,64,1500}
 
-[ $# -ge 1 ] || { echo "usage: $0 1|2|3|3t|4|5|1a|2a|3ta|4a|ship [DATA_DIR...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 1|2|3|3t|4|4r|5|2a|3ta|ship [DATA_DIR...]" >&2; exit 2; }
 what=$1
 shift
 "$top/tools/train/install-deps.sh"
@@ -30,7 +30,7 @@ done
 
 # shellcheck disable=SC2086
 case $what in
-1|2|3|3t|4|5|1a|2a|3ta|4a)
+1|2|3|3t|4|4r|5|2a|3ta)
 	$py "$top/tools/train/train.py" experiment "$what" --res "$res" --build "$build" $data \
 		${FLOWPIC_TRAIN_ARGS:-}
 	;;
@@ -43,7 +43,7 @@ ship)
 	done
 	;;
 *)
-	echo "$0: unknown experiment '$what' (1..5, 3t, 1a, 2a, 3ta, 4a or ship)" >&2
+	echo "$0: unknown experiment '$what' (1..5, 3t, 4r, 2a, 3ta or ship)" >&2
 	exit 2
 	;;
 esac

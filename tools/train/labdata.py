@@ -207,19 +207,33 @@ def _load_labelled(d):
     return parts
 
 
+def source_tag(src):
+    """Name of a source in the work directory: its base name and a hash of its absolute path,
+    so two sources never share cached windows or pictures (two datasets both have a
+    video-plain part) and a source keeps its cache whatever its place on the command line."""
+    path = os.path.abspath(src)
+    return "%s-%s" % (os.path.basename(os.path.normpath(path)),
+                      hashlib.sha256(path.encode()).hexdigest()[:8])
+
+
 def load(sources, work, fp_extract):
-    """Parts of every source (run directories or labelled-window directories)."""
+    """Parts of every source (run directories or labelled-window directories); a part's
+    name starts with its source's tag, so names are unique across sources."""
     parts = []
-    for i, src in enumerate(sources):
+    for src in sources:
+        tag = source_tag(src)
         if os.path.exists(os.path.join(src, "sessions.jsonl")):
-            parts += _load_run(src, os.path.join(work, "run%d" % i), fp_extract)
+            got = _load_run(src, os.path.join(work, "run-" + tag), fp_extract)
         elif os.path.exists(os.path.join(src, "labels.csv")):
-            parts += _load_dataset(src, os.path.join(work, "dataset%d" % i))
+            got = _load_dataset(src, os.path.join(work, "dataset-" + tag))
         elif glob.glob(os.path.join(src, "*.windows")):
-            parts += _load_labelled(src)
+            got = _load_labelled(src)
         else:
             raise DataError("%s: neither a lab run (sessions.jsonl) nor a directory of "
                             "labelled .windows files" % src)
+        for part in got:
+            part.name = "%s.%s" % (tag, part.name)
+        parts += got
     if not parts:
         raise DataError("no data in %s" % ", ".join(sources))
     return parts

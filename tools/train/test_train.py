@@ -312,6 +312,41 @@ def test_split_by_flow(tmp):
     eq([list(x) for x in again], [list(x) for x in (tr, va, te)], "same seed, same split")
 
 
+def test_holdout_rounds(tmp):
+    """Experiment 4r: round r holds out application r (mod count) of each category with two
+    or more; every application is held out at least once; none is trained and tested on."""
+    import train
+
+    class Meta:
+        def __init__(self, meta):
+            self.meta = meta
+    apps = {"voip": ["v1", "v2"], "video": ["d1", "d2", "d3"], "chat": ["c1"]}
+    meta = []
+    for cat, names in apps.items():
+        for a in names:
+            for f in range(6):
+                for w in range(3):
+                    meta.append({"category": cat, "app": a, "vpn": f == 5,
+                                 "flow": "%s-%d" % (a, f)})
+    pics = Meta(meta)
+    exp = train.EXPERIMENTS["4r"]
+    eq(train.rounds_of(pics, exp), 3, "rounds = most applications in a category")
+    eq(train.rounds_of(pics, train.EXPERIMENTS["4"]), 1, "experiment 4: one round")
+    seen = set()
+    for r in range(3):
+        classes, y, tr, va, te, info = train.plan(exp, pics, 1, r)
+        eq(info["held_out"], {"video": apps["video"][r], "voip": apps["voip"][r % 2]},
+           "round %d held out" % r)
+        seen |= set(info["held_out"].values())
+        test_apps = {meta[i]["app"] for i in te}
+        eq(test_apps, set(info["held_out"].values()), "round %d tests only held-out apps" % r)
+        eq({meta[i]["app"] for i in list(tr) + list(va)} & test_apps, set(),
+           "round %d trains on no held-out app" % r)
+        eq(any(meta[i]["vpn"] for i in list(tr) + list(va) + list(te)), False,
+           "round %d uses plain windows only" % r)
+    eq(seen, {"v1", "v2", "d1", "d2", "d3"}, "every application of a multi-app category held out")
+
+
 def test_metrics(tmp):
     ev = metrics.evaluate([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], 3)
     eq(ev["confusion"], [[2, 1, 0], [0, 1, 1], [0, 0, 1]], "confusion")
@@ -380,6 +415,32 @@ def synthetic(tmp, n_per_class=30):
         for lab in labels:
             f.write(json.dumps(lab) + "\n")
     return d
+
+
+def test_two_sources(tmp):
+    """Two data directories with a part of the same name: each keeps its own pictures in the
+    shared work cache, whatever their order on the command line."""
+    import labdata
+    dirs = []
+    for k, size in enumerate((200, 1200)):
+        d = os.path.join(tmp, "src%d" % k, "same")
+        os.makedirs(d, exist_ok=True)
+        win_file(os.path.join(d, "video-plain.windows"), [(1, 12, [(1000 * i, size, 0)
+                                                                   for i in range(12)])])
+        with open(os.path.join(d, "video-plain.labels.jsonl"), "w") as f:
+            f.write(json.dumps({"category": "video", "app": "a%d" % k, "vpn": False,
+                                "flow": "f%d" % k}) + "\n")
+        dirs.append(d)
+    work = os.path.join(tmp, "work2")
+
+    def rows_by_app(order):
+        parts = labdata.load(order, work, "/bin/false")
+        eq(len({p.name for p in parts}), 2, "part names unique across sources")
+        ps = picset.build(parts, 32, work, FP_PICS)
+        return {m["app"]: int(ps.cell[ps.ptr[i]]) // 32 for i, m in enumerate(ps.meta)}
+    first = rows_by_app(dirs)
+    eq(first["a0"] != first["a1"], True, "the two sources' pictures differ")
+    eq(rows_by_app(dirs[::-1]), first, "same pictures with the sources swapped (cache reused)")
 
 
 def train_py(tmp, *args):
@@ -452,7 +513,8 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
         for t in (test_pics_cells, test_pics_size_shift, test_pics_time_scale_shift,
                   test_pics_drop, test_pics_errors, test_parse_aug, test_split_by_flow,
-                  test_metrics, test_sparse_conv, test_train_and_parity):
+                  test_holdout_rounds, test_two_sources, test_metrics, test_sparse_conv,
+                  test_train_and_parity):
             try:
                 t(tmp)
                 print("ok   %s" % t.__name__)

@@ -48,11 +48,9 @@ EXPERIMENTS = {
            "augment": ["size=24", "size=48", "size=72"]},
     "4": {"title": "category, unseen application (one per category held out)",
           "task": "category", "pool": "plain", "test": "holdout"},
-    # Variants of 1, 2, 3t and 4 with the training settings picked on validation accuracy
+    # Variants of 2 and 3t with the training settings picked on validation accuracy
     # only (mean best-epoch validation accuracy over split seeds 1, 2 and 3, at 32 x 32;
     # docs/TRAINING.md): packet-level augmentations drawn by fp-pics, a longer patience.
-    "1a": {"title": "category, plain traffic; patience 12", "task": "category",
-           "pool": "plain", "test": "split", "patience": 12},
     "2a": {"title": "category, VPN traffic; time, loss augmentation, patience 12",
            "task": "category", "pool": "vpn", "test": "split", "patience": 12,
            "augment": ["scale=0.8", "scale=1.25", "tshift=-5", "tshift=5",
@@ -62,8 +60,11 @@ EXPERIMENTS = {
             "augment": ["size=24", "size=48", "size=72", "scale=0.8", "scale=1.25",
                         "tshift=-5", "tshift=5", "drop=0.1+seed=1"],
             "val_augment": ["size=24", "size=48", "size=72"]},
-    "4a": {"title": "category, unseen application; RTT augmentation", "task": "category",
-           "pool": "plain", "test": "holdout", "augment": ["scale=0.8", "scale=1.25"]},
+    # 4 over rounds: round r holds out each category's application number r (mod the
+    # category's count, names sorted), so every application is the unseen one at least once;
+    # the figures pool the rounds' test windows
+    "4r": {"title": "category, unseen application, every application held out in turn",
+           "task": "category", "pool": "plain", "test": "rounds"},
     "5": {"title": "application identification, plain traffic", "task": "app",
           "pool": "plain", "test": "split"},
     "ship": {"title": "category, plain and VPN traffic (shipped model)", "task": "category",
@@ -135,8 +136,27 @@ def holdout_apps(meta, sel):
     return out
 
 
-def plan(exp, pics, seed):
-    """Classes, label per picture, and the train / val / test picture indices."""
+def apps_by_category(meta, sel):
+    """Sorted application names per category among pictures sel."""
+    out = {}
+    for i in sel:
+        out.setdefault(meta[i]["category"], set()).add(meta[i]["app"])
+    return {c: sorted(a) for c, a in sorted(out.items())}
+
+
+def rounds_of(pics, exp):
+    """Number of training rounds of an experiment: 1, or for "rounds" the most applications
+    any category has."""
+    if exp["test"] != "rounds":
+        return 1
+    vpn = np.array([m["vpn"] for m in pics.meta], bool)
+    sel = np.flatnonzero(~vpn if exp["pool"] == "plain" else np.ones(len(vpn), bool))
+    return max(len(a) for a in apps_by_category(pics.meta, sel).values())
+
+
+def plan(exp, pics, seed, rnd=0):
+    """Classes, label per picture, and the train / val / test picture indices (of round rnd
+    for an experiment run in rounds)."""
     meta = pics.meta
     vpn = np.array([m["vpn"] for m in meta], bool)
     pool = {"plain": ~vpn, "vpn": vpn, "all": np.ones(len(meta), bool)}[exp["pool"]]
@@ -157,7 +177,11 @@ def plan(exp, pics, seed):
         tr, va = sel[tr], sel[va]
         te = np.flatnonzero(vpn)
     else:
-        held = holdout_apps(meta, sel)
+        if exp["test"] == "rounds":
+            held = {c: a[rnd % len(a)] for c, a in apps_by_category(meta, sel).items()
+                    if len(a) >= 2}
+        else:
+            held = holdout_apps(meta, sel)
         info["held_out"] = held
         out = np.array([meta[i]["app"] in held.values() for i in sel], bool)
         te = sel[out]
@@ -221,12 +245,10 @@ def command_line():
     return "tools/train/train.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def run_one(args, exp_id, res, out_model=None):
+def train_round(args, exp_id, res, parts, pics, rnd):
+    """Plan, train and test one round of an experiment: a dict of what the result needs."""
     exp = EXPERIMENTS[exp_id]
-    log("experiment %s (%s) at %d x %d" % (exp_id, exp["title"], res, res))
-    parts, pics = load_pics(args, res)
-    digest = labdata.digest(parts)
-    classes, y, tr, va, te, info = plan(exp, pics, args.seed)
+    classes, y, tr, va, te, info = plan(exp, pics, args.seed, rnd)
     specs = exp.get("augment", [])
     if getattr(args, "augment", None) is not None:
         specs = args.augment
@@ -240,9 +262,10 @@ def run_one(args, exp_id, res, out_model=None):
         pics, y, va = augment(args, parts, res, pics, y, va, val_specs, "validation")
         info["val_augment"] = val_specs
     sp = describe_split(pics, y, classes, tr, va, te)
-    log("data %s: %d labelled windows; train %d (%d flows), val %d, test %d (%d flows)"
-        % (digest, len(pics), len(tr), sp["train"]["flows"], len(va), len(te),
-           sp["test"]["flows"]))
+    log("%sdata: %d labelled windows; train %d (%d flows), val %d, test %d (%d flows)%s"
+        % ("round %d: " % rnd if exp["test"] == "rounds" else "", len(pics), len(tr),
+           sp["train"]["flows"], len(va), len(te), sp["test"]["flows"],
+           "; held out %s" % info["held_out"] if "held_out" in info else ""))
     if len(tr) == 0 or len(te) == 0:
         sys.exit("train.py: experiment %s has no training or no test windows" % exp_id)
     torch.set_num_threads(args.threads)
@@ -264,12 +287,49 @@ def run_one(args, exp_id, res, out_model=None):
         "(%d epochs, %.0f s)" % (hist["best_val_accuracy"], hist["best_epoch"], ev["accuracy"],
                                  len(te), hist["epochs"], hist["seconds"]))
     nets.export(net, m)
+    return {"classes": classes, "y_true": y[te], "y_pred": p.argmax(1), "ev": ev,
+            "hist": hist, "sp": sp, "info": info, "net": net, "m": m, "infer_s": infer_s,
+            "patience": patience}
+
+
+def run_one(args, exp_id, res, out_model=None):
+    exp = EXPERIMENTS[exp_id]
+    log("experiment %s (%s) at %d x %d" % (exp_id, exp["title"], res, res))
+    parts, pics = load_pics(args, res)
+    digest = labdata.digest(parts)
+    log("data %s" % digest)
+    rounds = [train_round(args, exp_id, res, parts, pics, r)
+              for r in range(rounds_of(pics, exp))]
+    last = rounds[-1]
+    classes, m, sp, info = last["classes"], last["m"], last["sp"], dict(last["info"])
+    if len(rounds) > 1:
+        # pooled over the rounds: every round's test windows once, with that round's model
+        ev = metrics.evaluate(np.concatenate([r["y_true"] for r in rounds]),
+                              np.concatenate([r["y_pred"] for r in rounds]), len(classes))
+        sp = {k: {"windows": sum(r["sp"][k]["windows"] for r in rounds),
+                  "flows": sum(r["sp"][k]["flows"] for r in rounds),
+                  "per_class": [sum(v) for v in zip(*(r["sp"][k]["per_class"]
+                                                      for r in rounds))]}
+              for k in ("train", "val", "test")}
+        info.pop("held_out", None)
+        info["rounds"] = [{"round": i, "held_out": r["info"]["held_out"],
+                           "accuracy": r["ev"]["accuracy"], "split": r["sp"],
+                           "epochs": r["hist"]["epochs"],
+                           "train_seconds": round(r["hist"]["seconds"], 1)}
+                          for i, r in enumerate(rounds)]
+        log("pooled over %d rounds: test accuracy %.4f on %d windows" % (
+            len(rounds), ev["accuracy"], sp["test"]["windows"]))
+    else:
+        ev = last["ev"]
+    seconds = sum(r["hist"]["seconds"] for r in rounds)
     m.name = "flowpic-%d" % res if exp_id == "ship" else "exp%s-%d" % (exp_id, res)
     m.description = ("%s; %s; split by flow (seed %d): train %d windows / %d flows, val %d, "
-                     "test %d windows / %d flows" % (
+                     "test %d windows / %d flows%s" % (
                          "paper network" if res == 1500 else "mini LeNet-5", exp["title"],
-                         args.seed, len(tr), sp["train"]["flows"], len(va), len(te),
-                         sp["test"]["flows"]))
+                         args.seed, last["sp"]["train"]["windows"],
+                         last["sp"]["train"]["flows"], last["sp"]["val"]["windows"],
+                         last["sp"]["test"]["windows"], last["sp"]["test"]["flows"],
+                         "; the last of %d rounds" % len(rounds) if len(rounds) > 1 else ""))
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     m.training = {"data_digest": digest, "accuracy": round(ev["accuracy"], 4),
                   "date": date, "command": command_line()}
@@ -281,16 +341,18 @@ def run_one(args, exp_id, res, out_model=None):
               "data": [shown_path(d) for d in args.data],
               "data_digest": digest, "split": sp, "seed": args.seed,
               "accuracy": ev["accuracy"], "per_class": ev["per_class"],
-              "confusion": ev["confusion"], "train_seconds": round(hist["seconds"], 1),
-              "epochs": hist["epochs"], "best_epoch": hist["best_epoch"],
-              "best_val_accuracy": hist["best_val_accuracy"],
-              "optimiser": {"lr": args.lr, "batch": args.batch, "patience": patience,
+              "confusion": ev["confusion"], "train_seconds": round(seconds, 1),
+              "epochs": sum(r["hist"]["epochs"] for r in rounds),
+              "best_epoch": last["hist"]["best_epoch"],
+              "best_val_accuracy": last["hist"]["best_val_accuracy"],
+              "optimiser": {"lr": args.lr, "batch": args.batch, "patience": last["patience"],
                             "weight_decay": args.weight_decay,
                             "label_smoothing": args.label_smoothing},
-              "test_infer_ms_per_window": round(1000 * infer_s / max(len(te), 1), 3),
+              "test_infer_ms_per_window": round(1000 * sum(r["infer_s"] for r in rounds)
+                                                / max(sp["test"]["windows"], 1), 3),
               "model_bytes": os.path.getsize(path), "params": m.param_count(),
               "model": shown_path(path), "date": date,
-              "command": command_line(), "history": hist["history"]}
+              "command": command_line(), "history": last["hist"]["history"]}
     result.update(info)
     os.makedirs(args.results, exist_ok=True)
     stem = os.path.join(args.results, "%s-%d" % (
