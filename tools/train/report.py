@@ -72,10 +72,11 @@ def section(results, readme_dir):
            "`models/experiments/expN-R.json` and the confusion matrix `expN-R.png`. Splits are "
            "by flow (no flow has windows in two of train / validation / test). Accuracy is on "
            "the test windows; time is training time on this 2-core machine. The experiments "
-           "and the shipped models are trained on the committed lab dataset "
-           "`models/datasets/lab-s2026` (complete 60-s windows: `tools/train/experiments.sh N` "
-           "and `tools/train/experiments.sh ship`), so anyone can rerun them from the "
-           "repository; each row names its data digest and each result file its command.", ""]
+           "and the shipped models are trained on the committed lab datasets "
+           "`models/datasets/*` (complete 60-s windows), which `tools/train/experiments.sh N` "
+           "and `tools/train/experiments.sh ship` use by default, so anyone can rerun them "
+           "from the repository; each row names its data digest and each result file (and "
+           "model card) the command that made it, with the datasets it was given.", ""]
     ships = [r for r in rs if r["experiment"] == "ship"]
     if ships:
         out += ["### Shipped models", "",
