@@ -72,11 +72,15 @@ def section(results, readme_dir):
            "`models/experiments/expN-R.json` and the confusion matrix `expN-R.png`. Splits are "
            "by flow (no flow has windows in two of train / validation / test). Accuracy is on "
            "the test windows; time is training time on this 2-core machine. The experiments "
-           "and the shipped models are trained on the committed lab datasets "
-           "`models/datasets/*` (complete 60-s windows), which `tools/train/experiments.sh N` "
-           "and `tools/train/experiments.sh ship` use by default, so anyone can rerun them "
-           "from the repository; each row names its data digest and each result file (and "
-           "model card) the command that made it, with the datasets it was given.", ""]
+           "are trained on the committed lab datasets `models/datasets/*` (complete 60-s "
+           "windows), which `tools/train/experiments.sh N` uses by default, so anyone can "
+           "rerun them from the repository; each row names its data digest and each result "
+           "file (and model card) the command that made it, with the datasets it was given. "
+           "The shipped models are those trained on `lab-s2026` alone "
+           "(`tools/train/experiments.sh ship models/datasets/lab-s2026`): retrained with "
+           "`lab-s2027` added (2026-12-05), the 32x32 model had 93.8% on its test split but "
+           "classified 15 of 18 windows of the sample capture correctly, below the 90% the "
+           "accuracy test asks (the lab-s2026 model: 16 of 17), so it was not shipped.", ""]
     ships = [r for r in rs if r["experiment"] == "ship"]
     if ships:
         out += ["### Shipped models", "",
