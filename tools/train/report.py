@@ -49,6 +49,14 @@ def _class_table(r):
     return lines
 
 
+def _pct_to(x, goal):
+    """Accuracy as a percentage, with two decimals where one would round it up to its goal
+    (98.99% is not 99.0%)."""
+    if goal is not None and x < goal and round(100 * x, 1) >= round(100 * goal, 1):
+        return "%.2f%%" % (100 * x)
+    return _pct(x)
+
+
 def _summary_row(r, readme_dir):
     goal = GOALS.get(r["experiment"])
     sp = r["split"]
@@ -56,7 +64,7 @@ def _summary_row(r, readme_dir):
     return ("| %s | %s | %dx%d %s | %s | %s | %d / %d / %d | %d | %.0f s | %d KB | [png](%s) "
             "| `%s` |"
             % (r["experiment"], r["title"], r["resolution"], r["resolution"], r["network"],
-               _pct(r["accuracy"]),
+               _pct_to(r["accuracy"], goal),
                "-" if goal is None else ("%s %s" % (_pct(goal), "met" if r["accuracy"] >= goal
                                                     else "not met")),
                sp["train"]["windows"], sp["val"]["windows"], sp["test"]["windows"],
@@ -116,7 +124,8 @@ def section(results, readme_dir):
         for r in rs:
             out.append("### %s %s, %dx%d: accuracy %s" % (
                 "Shipped model" if r["experiment"] == "ship" else "Experiment " + r["experiment"],
-                r["title"], r["resolution"], r["resolution"], _pct(r["accuracy"])))
+                r["title"], r["resolution"], r["resolution"],
+                _pct_to(r["accuracy"], GOALS.get(r["experiment"]))))
             out.append("")
             if r.get("held_out"):
                 out.append("Held out (test only): %s." % ", ".join(
