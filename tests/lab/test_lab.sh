@@ -32,7 +32,7 @@ if [ "$(id -u)" != 0 ]; then
 	bad "must run as root (network namespaces)"
 	exit 1
 fi
-for t in ip tcpdump ethtool tc openvpn nginx ffmpeg ngircd curl; do
+for t in ip tcpdump ethtool tc openvpn nginx ffmpeg mpv ngircd curl; do
 	command -v "$t" >/dev/null || bad "tool $t missing (run tools/lab/install-deps.sh)"
 done
 
@@ -52,8 +52,9 @@ run_py() {
 	fi
 }
 
-# 1. labeller on a hand-built capture; dataset builder with fp-extract when it is there
+# 1. labeller on a hand-built capture; the application table; dataset builder with fp-extract
 run_py "$HERE/test_label.py"
+run_py "$HERE/test_apps.py"
 FPX="${FP_EXTRACT:-}"
 if [ -z "$FPX" ]; then
 	FPX="$(command -v fp-extract || true)"
