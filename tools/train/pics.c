@@ -92,21 +92,6 @@ augment(const struct aug *a, struct fp_pkt_rec *recs, uint32_t n, uint64_t windo
 	return kept;
 }
 
-/* Parse a decimal number in [lo, hi] (a double) into *out; returns 0 or -EINVAL. */
-static int
-parse_f64(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static void
 put_u32(uint8_t *p, uint32_t v)
 {
@@ -187,11 +172,8 @@ main(int argc, char **argv)
 			out = optarg;
 			break;
 		case 'r':
-			if (fpt_parse_u32(optarg, 1, FP_FLOWPIC_RES_MAX, &res) < 0) {
-				fprintf(stderr, "fp-pics: --res '%s' is not in 1..%u\n", optarg,
-					FP_FLOWPIC_RES_MAX);
+			if (fpt_opt_u32("fp-pics", "res", optarg, 1, FP_FLOWPIC_RES_MAX, &res) < 0)
 				return 2;
-			}
 			break;
 		case 'd':
 			if (fp_dir_parse(optarg, &dir) < 0) {
@@ -208,35 +190,26 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (fpt_parse_u32(optarg, 1, 1000000, &min_packets) < 0) {
-				fprintf(stderr, "fp-pics: --min-packets '%s' is not in 1..1000000\n",
-					optarg);
+			if (fpt_opt_u32("fp-pics", "min-packets", optarg,
+					1, 1000000, &min_packets) < 0)
 				return 2;
-			}
 			break;
 		case 's':
-			if (fpt_parse_u32(optarg, 0, 65535, &aug.size_shift) < 0) {
-				fprintf(stderr, "fp-pics: --size-shift '%s' is not in 0..65535\n",
-					optarg);
+			if (fpt_opt_u32("fp-pics", "size-shift", optarg,
+					0, 65535, &aug.size_shift) < 0)
 				return 2;
-			}
 			break;
 		case 'c':
-			if (fpt_parse_u32(optarg, 1, 65535, &aug.size_cap) < 0) {
-				fprintf(stderr, "fp-pics: --size-cap '%s' is not in 1..65535\n",
-					optarg);
+			if (fpt_opt_u32("fp-pics", "size-cap", optarg, 1, 65535, &aug.size_cap) < 0)
 				return 2;
-			}
 			break;
 		case 'T':
-			if (parse_f64(optarg, 0.01, 100, &aug.time_scale) < 0) {
-				fprintf(stderr, "fp-pics: --time-scale '%s' is not in 0.01..100\n",
-					optarg);
+			if (fpt_opt_f64("fp-pics", "time-scale", optarg,
+					0.01, 100, &aug.time_scale) < 0)
 				return 2;
-			}
 			break;
 		case 'S':
-			if (parse_f64(optarg, -3.6e9, 3.6e9, &d) < 0 || d != floor(d)) {
+			if (fpt_parse_f64(optarg, -3.6e9, 3.6e9, &d) < 0 || d != floor(d)) {
 				fprintf(stderr, "fp-pics: --time-shift '%s' is not a whole number of "
 					"microseconds in -3600e6..3600e6\n", optarg);
 				return 2;
@@ -244,17 +217,12 @@ main(int argc, char **argv)
 			aug.time_shift = (int64_t)d;
 			break;
 		case 'D':
-			if (parse_f64(optarg, 0, 1, &aug.drop_frac) < 0) {
-				fprintf(stderr, "fp-pics: --drop-frac '%s' is not in 0..1\n", optarg);
+			if (fpt_opt_f64("fp-pics", "drop-frac", optarg, 0, 1, &aug.drop_frac) < 0)
 				return 2;
-			}
 			break;
 		case 'A':
-			if (fpt_parse_u32(optarg, 0, UINT32_MAX, &seed) < 0) {
-				fprintf(stderr, "fp-pics: --aug-seed '%s' is not in 0..%u\n", optarg,
-					UINT32_MAX);
+			if (fpt_opt_u32("fp-pics", "aug-seed", optarg, 0, UINT32_MAX, &seed) < 0)
 				return 2;
-			}
 			aug.seed = seed;
 			break;
 		case 'h':

@@ -79,18 +79,14 @@ main(int argc, char **argv)
 			in = optarg;
 			break;
 		case 'm':
-			if (fpt_parse_u32(optarg, 1, 1000000, &min_packets) < 0) {
-				fprintf(stderr, "fp-predict: --min-packets '%s' is not in "
-					"1..1000000\n", optarg);
+			if (fpt_opt_u32("fp-predict", "min-packets", optarg,
+					1, 1000000, &min_packets) < 0)
 				return 2;
-			}
 			break;
 		case 'b':
-			if (fpt_parse_u32(optarg, 1, FP_INFER_MAX_BATCH, &batch) < 0) {
-				fprintf(stderr, "fp-predict: --batch '%s' is not in 1..%u\n", optarg,
-					FP_INFER_MAX_BATCH);
+			if (fpt_opt_u32("fp-predict", "batch", optarg,
+					1, FP_INFER_MAX_BATCH, &batch) < 0)
 				return 2;
-			}
 			break;
 		case 'p':
 			if (strcmp(optarg, "auto") == 0) {

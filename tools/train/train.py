@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
 
@@ -144,13 +143,19 @@ def apps_by_category(meta, sel):
     return {c: sorted(a) for c, a in sorted(out.items())}
 
 
+def pool_of(exp, meta):
+    """(VPN mask, indices of the experiment's pool: plain, VPN or all pictures)."""
+    vpn = np.array([m["vpn"] for m in meta], bool)
+    pool = {"plain": ~vpn, "vpn": vpn, "all": np.ones(len(meta), bool)}[exp["pool"]]
+    return vpn, np.flatnonzero(pool)
+
+
 def rounds_of(pics, exp):
     """Number of training rounds of an experiment: 1, or for "rounds" the most applications
     any category has."""
     if exp["test"] != "rounds":
         return 1
-    vpn = np.array([m["vpn"] for m in pics.meta], bool)
-    sel = np.flatnonzero(~vpn if exp["pool"] == "plain" else np.ones(len(vpn), bool))
+    _, sel = pool_of(exp, pics.meta)
     return max(len(a) for a in apps_by_category(pics.meta, sel).values())
 
 
@@ -158,9 +163,7 @@ def plan(exp, pics, seed, rnd=0):
     """Classes, label per picture, and the train / val / test picture indices (of round rnd
     for an experiment run in rounds)."""
     meta = pics.meta
-    vpn = np.array([m["vpn"] for m in meta], bool)
-    pool = {"plain": ~vpn, "vpn": vpn, "all": np.ones(len(meta), bool)}[exp["pool"]]
-    sel = np.flatnonzero(pool)
+    vpn, sel = pool_of(exp, meta)
     if exp["task"] == "category":
         classes = list(CATEGORIES)
     else:

@@ -1,5 +1,6 @@
 /* Sequential reader of fp-extract's .windows files: header, then window by window. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,4 +147,38 @@ fpt_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+int
+fpt_parse_f64(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
+fpt_opt_u32(const char *tool, const char *opt, const char *arg, uint32_t lo, uint32_t hi,
+		uint32_t *out)
+{
+	if (fpt_parse_u32(arg, lo, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "%s: --%s '%s' is not in %u..%u\n", tool, opt, arg, lo, hi);
+	return -EINVAL;
+}
+
+int
+fpt_opt_f64(const char *tool, const char *opt, const char *arg, double lo, double hi,
+		double *out)
+{
+	if (fpt_parse_f64(arg, lo, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "%s: --%s '%s' is not in %g..%g\n", tool, opt, arg, lo, hi);
+	return -EINVAL;
 }

@@ -54,4 +54,19 @@ fpt_winread_close(struct fpt_winread *r);
 int
 fpt_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
 
+/** Same for a decimal (floating-point) number in [lo, hi]. */
+int
+fpt_parse_f64(const char *s, double lo, double hi, double *out);
+
+/**
+ * An option's value: fpt_parse_u32() / fpt_parse_f64() of arg, and on failure the tools'
+ * message on stderr, "TOOL: --OPT 'ARG' is not in LO..HI". Returns 0 or -EINVAL.
+ */
+int
+fpt_opt_u32(const char *tool, const char *opt, const char *arg, uint32_t lo, uint32_t hi,
+		uint32_t *out);
+int
+fpt_opt_f64(const char *tool, const char *opt, const char *arg, double lo, double hi,
+		double *out);
+
 #endif /* FPT_WINREAD_H */
