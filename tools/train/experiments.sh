@@ -1,6 +1,6 @@
 #!/bin/sh
-# experiments.sh: one experiment (1..5, 3t, 4r, 2a, 3ta), or the shipped models ("ship"), on
-# the lab data, then the tables of models/README.md.
+# experiments.sh: one experiment of train.py (1..5, 3t, 4r, 2a, 3ta: its EXPERIMENTS table), or
+# the shipped models ("ship"), on the lab data, then the tables of models/README.md.
 # Usage: tools/train/experiments.sh N|ship [DATA_DIR...]
 # Environment: FLOWPIC_BUILD (build dir), FLOWPIC_TRAIN_RES (resolutions, default 32,64,1500),
 # FLOWPIC_TRAIN_ARGS (more train.py options, e.g. "--max-seconds 600").
@@ -11,7 +11,7 @@ build=${FLOWPIC_BUILD:-$top/build}
 py=/usr/bin/python3
 res=${FLOWPIC_TRAIN_RES:-32,64,1500}
 
-[ $# -ge 1 ] || { echo "usage: $0 1|2|3|3t|4|4r|5|2a|3ta|ship [DATA_DIR...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 EXPERIMENT|ship [DATA_DIR...]" >&2; exit 2; }
 what=$1
 shift
 "$top/tools/train/install-deps.sh"
@@ -30,10 +30,6 @@ done
 
 # shellcheck disable=SC2086
 case $what in
-1|2|3|3t|4|4r|5|2a|3ta)
-	$py "$top/tools/train/train.py" experiment "$what" --res "$res" --build "$build" $data \
-		${FLOWPIC_TRAIN_ARGS:-}
-	;;
 ship)
 	# The sample capture's sessions are left out, so the accuracy test sees unseen traffic.
 	for r in $(echo "$res" | tr , ' '); do
@@ -43,8 +39,9 @@ ship)
 	done
 	;;
 *)
-	echo "$0: unknown experiment '$what' (1..5, 3t, 4r, 2a, 3ta or ship)" >&2
-	exit 2
+	# train.py knows the experiments and refuses an unknown one (exit 2)
+	$py "$top/tools/train/train.py" experiment "$what" --res "$res" --build "$build" $data \
+		${FLOWPIC_TRAIN_ARGS:-}
 	;;
 esac
 $py "$top/tools/train/train.py" report
