@@ -114,9 +114,10 @@ def stop(proc, what, timeout=120, sig=signal.SIGTERM):
         # a slow stop is reported (thread states after 20 s) even when it ends in time
         return proc.wait(timeout=min(20, timeout * TIMEOUT_SCALE))
     except subprocess.TimeoutExpired:
-        print("     slow stop: %s (pid %d) still running %.0f s after %s:\n%s" % (
-            what, proc.pid, time.monotonic() - t0, signal.Signals(sig).name,
-            threads(proc.pid)), flush=True)
+        # the line first: reading /proc of an exiting process can itself wait
+        print("     slow stop: %s (pid %d) still running %.0f s after %s:" % (
+            what, proc.pid, time.monotonic() - t0, signal.Signals(sig).name), flush=True)
+        print(threads(proc.pid), flush=True)
     try:
         return proc.wait(timeout=max(0, timeout * TIMEOUT_SCALE - (time.monotonic() - t0)))
     except subprocess.TimeoutExpired:
