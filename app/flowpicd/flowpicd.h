@@ -121,6 +121,7 @@ struct fpd_rx {
 	int pace_started;
 	uint64_t cpu_ns;			/* CPU time of the RX loop (thread clock) */
 	uint64_t busy_cycles;			/* cycles of loop passes that received packets */
+	uint64_t driver_cycles;			/* ... of which inside rte_eth_rx_burst() */
 	_Atomic int polling_done;		/* no more packets from the ports */
 	_Atomic int done;			/* flushed: no more windows */
 } __rte_cache_aligned;

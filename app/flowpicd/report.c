@@ -107,10 +107,11 @@ fpd_report_json(const struct fpd_app *app, const char *path)
 	fprintf(f, "  \"tsc_hz\": %" PRIu64 ",\n  \"rx_lcores\": [", app->tsc_hz);
 	for (c = 0; c < app->n_rx; c++)
 		fprintf(f, "%s{\"lcore\": %u, \"packets\": %" PRIu64 ", \"run_cycles\": %" PRIu64
-			", \"busy_cycles\": %" PRIu64 ", \"cpu_ns\": %" PRIu64 ", \"flows_at_stop\": %"
-			PRIu64 "}",
+			", \"busy_cycles\": %" PRIu64 ", \"driver_cycles\": %" PRIu64
+			", \"cpu_ns\": %" PRIu64 ", \"flows_at_stop\": %" PRIu64 "}",
 			c ? ", " : "", app->rx[c].lcore, app->rx[c].rx_packets,
-			app->rx[c].run_cycles, app->rx[c].busy_cycles, app->rx[c].cpu_ns,
+			app->rx[c].run_cycles, app->rx[c].busy_cycles, app->rx[c].driver_cycles,
+			app->rx[c].cpu_ns,
 			app->rx[c].flows_at_stop);
 	fprintf(f, "],\n");
 	fprintf(f, "  \"categories\": {\n");

@@ -291,14 +291,20 @@ fpd_rx_main(void *arg)
 		if (polling && atomic_load(&app->stop))
 			polling = 0;
 		if (polling) {
+			uint64_t t_poll = t_loop;
+
 			for (i = 0; i < rx->n_polls; i++) {
 				const struct fpd_port *p = &app->ports[rx->port_idx[i]];
 				uint16_t n = rte_eth_rx_burst(p->port_id, rx->queue[i], pkts, burst);
 
 				if (n > 0) {
+					/* the driver's share: from the poll's start to its return */
+					rx->driver_cycles += rte_get_tsc_cycles() - t_poll;
 					fpd_rx_process(rx, pkts, n, dist && !p->rss, (int)i);
 					got += n;
 					ports_done = 0;
+					if (i + 1 < rx->n_polls)
+						t_poll = rte_get_tsc_cycles();
 				} else if (!fpd_port_drained(app, p)) {
 					ports_done = 0;
 				}

@@ -44,6 +44,16 @@ def check_accounting(res):
     eq(pk, st["rx"]["packets"], "accounting identity (packets)")
     eq(by, st["rx"]["bytes"], "accounting identity (bytes)")
     contains(res.stdout, "accounting: ok", "flowpicd's own accounting check")
+    # every received packet was received by one RX lcore; each lcore's driver cycles are part
+    # of its busy cycles, which are part of its run
+    lc = st["rx_lcores"]
+    eq(sum(r["packets"] for r in lc), st["rx"]["packets"], "RX lcores' packets sum to rx")
+    for r in lc:
+        if not r["driver_cycles"] <= r["busy_cycles"] <= r["run_cycles"]:
+            raise Failure("RX lcore %d: driver %d <= busy %d <= run %d cycles fails" % (
+                r["lcore"], r["driver_cycles"], r["busy_cycles"], r["run_cycles"]))
+    if st["rx"]["packets"] > 0 and not any(r["driver_cycles"] > 0 for r in lc):
+        raise Failure("packets received but no RX lcore counted driver cycles")
 
 
 def counters(stats):

@@ -85,7 +85,7 @@ def main():
     print("capture: %s, %d frames over %.1f s; model %s; 1 RX lcore + 1 worker + stats" % (
         os.path.relpath(args.pcap, TOP), n, last - first, os.path.relpath(args.model, TOP)))
     with tempfile.TemporaryDirectory(prefix="fpreplay-") as tmp:
-        bare_packets, bare_cpu_ns, _, _ = run_bare(args.build, args.pcap, args.bare_seconds,
+        bare_packets, bare_cpu_ns, _, _, _ = run_bare(args.build, args.pcap, args.bare_seconds,
                                                    n + 16384)
         bare = bare_packets / (bare_cpu_ns / 1e9)
         st, verdicts, wall = run_flowpicd(args.build, args.pcap, args.model, tmp, "full")

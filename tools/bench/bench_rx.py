@@ -48,7 +48,7 @@ def run_bare(build, pcap, seconds, mbufs):
     if out.returncode != 0:
         raise SystemExit("bench-rx-bare failed: %s" % out.stderr[-2000:])
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["packets"], r["cpu_ns"], r["tsc_hz"], r["max_rss_kb"]
+    return r["packets"], r["cpu_ns"], r["tsc_hz"], r["max_rss_kb"], r["driver_cycles"]
 
 
 def run_flowpicd(build, pcap, seconds, mbufs, flows, tmp, model):
@@ -135,7 +135,7 @@ def compare(args):
             cyc = {name: [] for name, _ in builds}
             bare = []
             for r in range(args.rounds):
-                bp, bns, hz, _ = run_bare(args.build, pcap, args.seconds, mbufs)
+                bp, bns, hz, _, _ = run_bare(args.build, pcap, args.seconds, mbufs)
                 bare.append(bns / 1e9 * hz / bp)
                 for name, b in builds:
                     fp_, fns, hz2, _, _, _ = run_flowpicd(b, pcap, args.seconds, mbufs,
@@ -173,19 +173,22 @@ def main():
     print("peak RSS of each process (with --no-huge DPDK's memory is process memory); both")
     print("hold the same preloaded capture and mbuf pool, so the difference is flowpicd's own")
     print("state: flow table, record chunks, rings, model and inference buffers.")
-    print("%-6s %9s %12s %12s %7s %10s %10s %12s %9s %9s" % (
+    print("drv c/p: TSC cycles a packet inside rte_eth_rx_burst() (the driver's share, the")
+    print("net_pcap copy), flowpicd's and the bare loop's; flowpicd's own work is cyc/pkt - drv.")
+    print("%-6s %9s %12s %12s %7s %10s %10s %9s %9s %12s %9s %9s" % (
         "mix", "flows", "bare Mpps", "flowpic Mpps", "ratio", "cyc/pkt", "bare c/p",
-        "flows@stop", "RSS MB", "bare RSS"))
+        "drv c/p", "bare drv", "flows@stop", "RSS MB", "bare RSS"))
     with tempfile.TemporaryDirectory(prefix="fpbench-") as tmp:
         for mixname, flows, pcap, mbufs, model in cases(args, tmp):
-            bp, bns, hz, brss = run_bare(args.build, pcap, args.seconds, mbufs)
+            bp, bns, hz, brss, bdrv = run_bare(args.build, pcap, args.seconds, mbufs)
             fp_, fns, hz2, active, st, rss = run_flowpicd(args.build, pcap, args.seconds, mbufs,
                                                    flows, tmp, model)
             bare_mpps = bp / (bns / 1e9) / 1e6
             fp_mpps = fp_ / (fns / 1e9) / 1e6
-            print("%-6s %9d %12.2f %12.2f %7.2f %10.1f %10.1f %12d %9.0f %9.0f" % (
+            print("%-6s %9d %12.2f %12.2f %7.2f %10.1f %10.1f %9.1f %9.1f %12d %9.0f %9.0f" % (
                 mixname, flows, bare_mpps, fp_mpps, fp_mpps / bare_mpps,
-                fns / 1e9 * hz2 / fp_, bns / 1e9 * hz / bp, active, rss / 1024,
+                fns / 1e9 * hz2 / fp_, bns / 1e9 * hz / bp,
+                st["rx_lcores"][0]["driver_cycles"] / fp_, bdrv / bp, active, rss / 1024,
                 brss / 1024))
             sys.stdout.flush()
         print("TSC %.3f GHz (DPDK's measurement)" % (hz / 1e9))
