@@ -52,6 +52,22 @@ def main(fp_extract):
           (0, 59000000, 20 + 8 + 72, 0))
     check("dataset: window start from the flow's first packet",
           int(wf.windows["start_us"][1]), 1060000000)
+    # a session that did not run as drawn gives no windows, whether its record says so or
+    # (older runs) only the run log does
+    for how in ("record", "log"):
+        bad = dict(rec, error="client caller exited with 1" if how == "record" else None)
+        with open(os.path.join(run, "sessions.jsonl"), "w") as f:
+            f.write(json.dumps(bad) + "\n")
+        with open(os.path.join(run, "lab.log"), "w") as f:
+            if how == "log":
+                f.write("10:00:00 [v] client caller exited with 1\n")
+        summary = dataset.build([run], os.path.join(d, "ds-failed-" + how), fp_extract, 60)
+        check("dataset: failed session (%s) left out" % how,
+              (summary["windows"]["plain"]["voip"], summary["failed_sessions"],
+               summary["windows_of_failed_sessions"]), (0, ["v"], 2))
+    os.unlink(os.path.join(run, "lab.log"))
+    with open(os.path.join(run, "sessions.jsonl"), "w") as f:
+        f.write(json.dumps(rec) + "\n")
     small = os.path.join(d, "ds-min")
     summary = dataset.build([run], small, fp_extract, 60, min_packets=61)
     check("dataset: min_packets drops short windows", summary["windows"]["plain"]["voip"], 0)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -75,12 +76,32 @@ def window_bytes(wf, i):
     return wf.windows[i:i + 1].tobytes() + wf.window_records(i).tobytes()
 
 
-def collect(run_dir, fp_extract, window, min_packets, groups):
-    """Add the complete windows of run_dir's app flows to groups; return unmatched count."""
+def failed_sessions(run_dir, sessions):
+    """Sessions that did not run as drawn: an error in their record, or (runs recorded before
+    session.py marked client failures as errors) a "client ... exited with" line in the run
+    log. Their windows are left out: a VPN session whose application never started still
+    shows its tunnel's keepalives, which would carry the application's label."""
+    failed = {r["session"] for r in sessions if r.get("error")}
+    log = os.path.join(run_dir, "lab.log")
+    if os.path.exists(log):
+        for line in open(log, errors="replace"):
+            m = re.search(r"\[([^\]]+)\] client \S+ exited with", line)
+            if m:
+                failed.add(m.group(1))
+    return failed
+
+
+def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None):
+    """Add the complete windows of run_dir's app flows to groups; return unmatched count.
+    failed_out, a dict, gets the failed sessions' names and the windows left out with them."""
     path = os.path.join(run_dir, "sessions.jsonl")
     if not os.path.exists(path):
         return 0
     sessions = [json.loads(x) for x in open(path) if x.strip()]
+    failed = failed_sessions(run_dir, sessions)
+    if failed_out is not None:
+        failed_out.setdefault("sessions", []).extend(sorted(failed))
+        failed_out.setdefault("windows", 0)
     # fp-extract runs (cached per session) in the background while the labeller reads captures
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
     jobs = {}
@@ -117,6 +138,10 @@ def collect(run_dir, fp_extract, window, min_packets, groups):
             if fl is None:
                 unmatched += 1
                 continue
+            if rec["session"] in failed:
+                if failed_out is not None:
+                    failed_out["windows"] += 1
+                continue
             row = {"category": fl["category"], "app": fl["app"], "vpn": int(fl["vpn"]),
                    "session": rec["session"], "proto": int(w[i]["proto"]), "src": src,
                    "src_port": int(w[i]["src_port"]), "dst": dst, "dst_port": int(w[i]["dst_port"]),
@@ -133,8 +158,9 @@ def build(run_dirs, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None
     """Extract, label and write the dataset of one or more runs; return the summary dict."""
     groups = collections.defaultdict(list)  # (category, vpn) -> [(label row, window bytes)]
     unmatched = 0
+    failed = {}
     for run_dir in run_dirs:
-        unmatched += collect(run_dir, fp_extract, window, min_packets, groups)
+        unmatched += collect(run_dir, fp_extract, window, min_packets, groups, failed)
     os.makedirs(out_dir, exist_ok=True)
     rng = random.Random(seed)
     summary = {"windows": {"plain": {}, "vpn": {}}, "apps": {}, "windows_by_app": {},
@@ -177,6 +203,8 @@ def build(run_dirs, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None
     summary["apps"] = {c: sorted(apps[c]) for c in CATEGORIES}
     summary["windows_by_app"] = dict(sorted(by_app.items()))
     summary["unmatched_windows"] = unmatched
+    summary["failed_sessions"] = failed.get("sessions", [])
+    summary["windows_of_failed_sessions"] = failed.get("windows", 0)
     with open(os.path.join(out_dir, "labels.csv"), "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=LABEL_FIELDS)
         wr.writeheader()
@@ -216,6 +244,8 @@ def main():
            "content_seed": run_meta.get("content_seed"), "window_s": s["window_s"],
            "windows_by_app": s["windows_by_app"], "files": s["files"],
            "unmatched_windows": s["unmatched_windows"],
+           "failed_sessions": s["failed_sessions"],
+           "windows_of_failed_sessions": s["windows_of_failed_sessions"],
            "only": "complete windows (end reason time, >= %d packets) of labelled application "
                    "flows" % a.min_packets,
            "runs": [{k: m.get(k) for k in ("seed", "duration_s", "slots", "first_slot", "vpn_share",

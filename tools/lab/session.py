@@ -153,6 +153,9 @@ class Session:
             for name, p in self.clients:
                 if p.poll() is not None and p.returncode not in (0, None, -15):
                     self.log("client %s exited with %s" % (name, p.returncode))
+                    # the session did not run as drawn: say so in its record and the run log
+                    if self.error is None:
+                        self.error = "client %s exited with %s" % (name, p.returncode)
         except Exception as e:  # a failed session is recorded, the run goes on
             self.error = str(e)
             self.log("error: %s" % e)
