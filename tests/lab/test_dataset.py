@@ -68,6 +68,12 @@ def main(fp_extract):
     os.unlink(os.path.join(run, "lab.log"))
     with open(os.path.join(run, "sessions.jsonl"), "w") as f:
         f.write(json.dumps(rec) + "\n")
+    capped = os.path.join(d, "ds-cap")
+    dataset.build([run], capped, fp_extract, 60, max_records=25)
+    wf = dataset.load(os.path.join(capped, "voip-plain.windows.gz"))
+    check("dataset: max_records caps the records, the rest count as truncated",
+          ([int(x) for x in wf.windows["n_records"]], [int(x) for x in wf.windows["truncated"]],
+           [int(x) for x in wf.windows["packets"]]), ([25, 25], [35, 35], [60, 60]))
     small = os.path.join(d, "ds-min")
     summary = dataset.build([run], small, fp_extract, 60, min_packets=61)
     check("dataset: min_packets drops short windows", summary["windows"]["plain"]["voip"], 0)

@@ -24,11 +24,12 @@ import label  # noqa: E402
 CATEGORIES = ["voip", "video", "chat", "browsing", "file_transfer"]
 END_TIME = 0
 END_EVICT = 2
+MAX_RECORDS = 4096  # flowpicd's default flow.max_packets_per_window
 LABEL_FIELDS = ["file", "row", "category", "app", "vpn", "session", "proto", "src", "src_port",
                 "dst", "dst_port", "start_us", "index", "packets", "bytes", "n_records", "truncated"]
 
 
-def extract(fp_extract, pcap, out, window, table_size=4096):
+def extract(fp_extract, pcap, out, window, table_size=4096, max_records=MAX_RECORDS):
     """Run fp-extract on one capture; return the parsed WindowsFile.
 
     A session's capture holds a few dozen flows, so a small flow table gives the same windows
@@ -37,13 +38,14 @@ def extract(fp_extract, pcap, out, window, table_size=4096):
     default table.
     """
     r = subprocess.run([fp_extract, "--pcap", pcap, "--out", out, "--window", str(window),
-                        "--table-size", str(table_size), "--quiet"],
+                        "--table-size", str(table_size), "--max-records", str(max_records),
+                        "--quiet"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         raise RuntimeError("fp-extract %s: %s" % (pcap, r.stderr.strip()))
     wf = fpwindows.read(out)
     if table_size < (1 << 20) and (wf.windows["end_reason"] == END_EVICT).any():
-        return extract(fp_extract, pcap, out, window, 1 << 20)
+        return extract(fp_extract, pcap, out, window, 1 << 20, max_records)
     return wf
 
 
@@ -91,7 +93,15 @@ def failed_sessions(run_dir, sessions):
     return failed
 
 
-def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None):
+def cache_name(window, max_records):
+    """A session's fp-extract output: one per window length and record cap."""
+    if max_records == MAX_RECORDS:
+        return "capture-%ds.windows" % window
+    return "capture-%ds-r%d.windows" % (window, max_records)
+
+
+def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None,
+            max_records=MAX_RECORDS):
     """Add the complete windows of run_dir's app flows to groups; return unmatched count.
     failed_out, a dict, gets the failed sessions' names and the windows left out with them."""
     path = os.path.join(run_dir, "sessions.jsonl")
@@ -109,9 +119,10 @@ def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None):
         pcap = os.path.join(run_dir, rec["pcap"])
         if not os.path.exists(pcap):
             continue
-        cache = os.path.join(os.path.dirname(pcap), "capture-%ds.windows" % window)
+        cache = os.path.join(os.path.dirname(pcap), cache_name(window, max_records))
         if not (os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap)):
-            jobs[rec["session"]] = pool.submit(extract, fp_extract, pcap, cache, window)
+            jobs[rec["session"]] = pool.submit(extract, fp_extract, pcap, cache, window, 4096,
+                                               max_records)
     label.label_run(run_dir)  # per-session results are cached, so this only reads new sessions
     manifest = os.path.join(run_dir, "manifest.jsonl")
     flows = app_flows(manifest)
@@ -120,7 +131,7 @@ def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None):
         pcap = os.path.join(run_dir, rec["pcap"])
         if not os.path.exists(pcap):
             continue
-        cache = os.path.join(os.path.dirname(pcap), "capture-%ds.windows" % window)
+        cache = os.path.join(os.path.dirname(pcap), cache_name(window, max_records))
         try:
             wf = jobs[rec["session"]].result() if rec["session"] in jobs else fpwindows.read(cache)
         except (RuntimeError, OSError, fpwindows.FormatError) as e:
@@ -154,13 +165,14 @@ def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None):
 
 
 def build(run_dirs, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None, seed=0,
-          min_packets=10):
+          min_packets=10, max_records=MAX_RECORDS):
     """Extract, label and write the dataset of one or more runs; return the summary dict."""
     groups = collections.defaultdict(list)  # (category, vpn) -> [(label row, window bytes)]
     unmatched = 0
     failed = {}
     for run_dir in run_dirs:
-        unmatched += collect(run_dir, fp_extract, window, min_packets, groups, failed)
+        unmatched += collect(run_dir, fp_extract, window, min_packets, groups, failed,
+                             max_records)
     os.makedirs(out_dir, exist_ok=True)
     rng = random.Random(seed)
     summary = {"windows": {"plain": {}, "vpn": {}}, "apps": {}, "windows_by_app": {},
@@ -233,19 +245,23 @@ def main():
     ap.add_argument("--window", type=float, default=60)
     ap.add_argument("--min-packets", type=int, default=10,
                     help="drop windows with fewer packets (flowpicd's flow.min_packets)")
+    ap.add_argument("--max-records", type=int, default=MAX_RECORDS,
+                    help="packet records kept per window (flowpicd's "
+                         "flow.max_packets_per_window)")
     ap.add_argument("--cap-plain", type=int, default=None, help="most windows per category, plain")
     ap.add_argument("--cap-vpn", type=int, default=None, help="most windows per category, VPN")
     a = ap.parse_args()
     metas = [json.load(open(os.path.join(r, "run.json"))) for r in a.run]
     run_meta = metas[0]
     s = build(a.run, a.out, a.fp_extract, int(a.window), a.cap_plain, a.cap_vpn, run_meta["seed"],
-              a.min_packets)
+              a.min_packets, a.max_records)
     out = {"windows": s["windows"], "apps": s["apps"], "seed": run_meta["seed"],
            "content_seed": run_meta.get("content_seed"), "window_s": s["window_s"],
            "windows_by_app": s["windows_by_app"], "files": s["files"],
            "unmatched_windows": s["unmatched_windows"],
            "failed_sessions": s["failed_sessions"],
            "windows_of_failed_sessions": s["windows_of_failed_sessions"],
+           "max_records": a.max_records,
            "only": "complete windows (end reason time, >= %d packets) of labelled application "
                    "flows" % a.min_packets,
            "runs": [{k: m.get(k) for k in ("seed", "duration_s", "slots", "first_slot", "vpn_share",
