@@ -30,7 +30,6 @@
 #define POOL_MIN 200000u
 
 static double seconds = 1.0;
-static uint32_t pool_frames;	/* frames in the pool: max(POOL_MIN, flows), as bench_rx.py */
 
 /* ---- record chunks: a free list over one array, as the chunk mempool gives them ---- */
 
@@ -38,6 +37,7 @@ struct chunk_pool {
 	void **free;
 	uint32_t n_free;
 	char *mem;
+	struct fp_flow_table_ops ops;	/* the table's callbacks, ctx = this pool */
 };
 
 static void *
@@ -56,13 +56,53 @@ c_free(void *ctx, void *c)
 	p->free[p->n_free++] = c;
 }
 
-static struct fp_flow_table_ops *emit_ops;
-
+/* A completed window goes straight back to the pool, as a worker frees it once classified. */
 static void
 c_emit(void *ctx, struct fp_window *w)
 {
-	(void)ctx;
-	fp_window_free(emit_ops, w);
+	struct chunk_pool *p = ctx;
+
+	fp_window_free(&p->ops, w);
+}
+
+/* A flow table as bench_rx.py configures flowpicd for n_flows, its chunks from cp. */
+static struct fp_flow_table *
+table_new(uint32_t n_flows, struct chunk_pool *cp)
+{
+	uint32_t chunks = n_flows + n_flows / 2 + 4096, cap = 64, i;
+	struct fp_flow_table_conf tc;
+	struct fp_flow_table *t;
+
+	while (cap < 2 * n_flows)
+		cap <<= 1;
+	cp->mem = aligned_alloc(64, (size_t)chunks * FP_FLOW_CHUNK_SIZE);
+	cp->free = malloc((size_t)chunks * sizeof(*cp->free));
+	if (cp->mem == NULL || cp->free == NULL) {
+		fprintf(stderr, "bench_flow: out of memory\n");
+		exit(1);
+	}
+	/* touched now, as a mempool is populated before traffic: no page faults timed */
+	memset(cp->mem, 0, (size_t)chunks * FP_FLOW_CHUNK_SIZE);
+	for (i = chunks; i-- > 0;)
+		cp->free[cp->n_free++] = cp->mem + (size_t)i * FP_FLOW_CHUNK_SIZE;
+	cp->ops.alloc_chunk = c_alloc;
+	cp->ops.free_chunk = c_free;
+	cp->ops.emit = c_emit;
+	cp->ops.ctx = cp;
+	memset(&tc, 0, sizeof(tc));
+	tc.capacity = cap;
+	tc.window_us = 60000000;
+	tc.idle_us[FP_FLOW_CLASS_TCP] = 120000000;
+	tc.idle_us[FP_FLOW_CLASS_UDP] = 60000000;
+	tc.idle_us[FP_FLOW_CLASS_OTHER] = 30000000;
+	tc.max_records = 4096;
+	tc.ops = cp->ops;
+	t = fp_flow_table_create(&tc);
+	if (t == NULL) {
+		fprintf(stderr, "bench_flow: table: %s\n", strerror(errno));
+		exit(1);
+	}
+	return t;
 }
 
 /* ---- frames ---- */
@@ -99,20 +139,11 @@ make_frame(uint8_t *f, uint32_t fl)
 }
 
 static double
-cpu_now(void)
+clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -120,11 +151,11 @@ mono_now(void)
 static double
 tsc_hz(void)
 {
-	double t0 = mono_now(), t1;
+	double t0 = clock_s(CLOCK_MONOTONIC), t1;
 	uint64_t c0 = __builtin_ia32_rdtsc(), c1;
 
 	do
-		t1 = mono_now();
+		t1 = clock_s(CLOCK_MONOTONIC);
 	while (t1 - t0 < 0.2);
 	c1 = __builtin_ia32_rdtsc();
 	return (double)(c1 - c0) / (t1 - t0);
@@ -136,54 +167,19 @@ static const char *const stage_names[] = { "copy", "parse", "table" };
 
 /* Run one stage for `seconds`; returns nanoseconds of CPU time per packet. */
 static double
-run_stage(enum stage st, const uint8_t *pool, uint32_t n_flows, double *flows_out)
+run_stage(enum stage st, const uint8_t *pool, uint32_t pool_frames, uint32_t n_flows,
+		double *flows_out)
 {
 	static uint8_t hot[BURST][64] __attribute__((aligned(64)));
 	struct fp_pkt_meta metas[BURST];
 	uint64_t times[BURST];
-	struct fp_flow_table *t = NULL;
-	struct fp_flow_table_ops ops;
 	struct chunk_pool cp = { 0 };
+	struct fp_flow_table *t = st == ST_TABLE ? table_new(n_flows, &cp) : NULL;
 	uint64_t packets = 0, sink = 0, now = 0;
-	uint32_t pos = 0, chunks = n_flows + n_flows / 2 + 4096, i;
+	uint32_t pos = 0, i;
 	double c0, c1;
 
-	if (st == ST_TABLE) {
-		struct fp_flow_table_conf tc;
-		uint32_t cap = 64;
-
-		while (cap < 2 * n_flows)
-			cap <<= 1;
-		cp.mem = aligned_alloc(64, (size_t)chunks * FP_FLOW_CHUNK_SIZE);
-		cp.free = malloc((size_t)chunks * sizeof(*cp.free));
-		if (cp.mem == NULL || cp.free == NULL) {
-			fprintf(stderr, "bench_flow: out of memory\n");
-			exit(1);
-		}
-		/* touched now, as a mempool is populated before traffic: no page faults timed */
-		memset(cp.mem, 0, (size_t)chunks * FP_FLOW_CHUNK_SIZE);
-		for (i = chunks; i-- > 0;)
-			cp.free[cp.n_free++] = cp.mem + (size_t)i * FP_FLOW_CHUNK_SIZE;
-		ops.alloc_chunk = c_alloc;
-		ops.free_chunk = c_free;
-		ops.emit = c_emit;
-		ops.ctx = &cp;
-		emit_ops = &ops;
-		memset(&tc, 0, sizeof(tc));
-		tc.capacity = cap;
-		tc.window_us = 60000000;
-		tc.idle_us[FP_FLOW_CLASS_TCP] = 120000000;
-		tc.idle_us[FP_FLOW_CLASS_UDP] = 60000000;
-		tc.idle_us[FP_FLOW_CLASS_OTHER] = 30000000;
-		tc.max_records = 4096;
-		tc.ops = ops;
-		t = fp_flow_table_create(&tc);
-		if (t == NULL) {
-			fprintf(stderr, "bench_flow: table: %s\n", strerror(errno));
-			exit(1);
-		}
-	}
-	c0 = cpu_now();
+	c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 	do {
 		for (int rep = 0; rep < 256; rep++) {
 			uint32_t nf = 0;
@@ -209,7 +205,7 @@ run_stage(enum stage st, const uint8_t *pool, uint32_t n_flows, double *flows_ou
 			}
 			packets += BURST;
 		}
-		c1 = cpu_now();
+		c1 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 	} while (c1 - c0 < seconds);
 	*flows_out = t != NULL ? (double)fp_flow_table_counters(t)->flows_active : 0;
 	if (t != NULL)
@@ -226,7 +222,7 @@ main(int argc, char **argv)
 {
 	const char *flows_arg = argc > 2 ? argv[2] : "100,10000,1000000";
 	uint8_t *pool = NULL;
-	double hz, base = 0, flows;
+	double hz, flows;
 	char *list, *tok, *save = NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -243,13 +239,14 @@ main(int argc, char **argv)
 		"stage c/p", "flows@end");
 	list = strdup(flows_arg);
 	for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		uint32_t n_flows = (uint32_t)strtoul(tok, NULL, 10);
+		uint32_t n_flows = (uint32_t)strtoul(tok, NULL, 10), pool_frames;
 		double prev = 0;
 
 		if (n_flows == 0 || n_flows > (1u << 24)) {
 			fprintf(stderr, "bench_flow: bad flow count %s\n", tok);
 			return 2;
 		}
+		/* max(POOL_MIN, flows) frames, as bench_rx.py's capture */
 		pool_frames = n_flows > POOL_MIN ? n_flows : POOL_MIN;
 		free(pool);
 		pool = malloc((size_t)pool_frames * FRAME);
@@ -260,13 +257,11 @@ main(int argc, char **argv)
 		for (uint32_t i = 0; i < pool_frames; i++)
 			make_frame(pool + (size_t)i * FRAME, i % n_flows);
 		for (int st = ST_COPY; st <= ST_TABLE; st++) {
-			double ns = run_stage((enum stage)st, pool, n_flows, &flows);
+			double ns = run_stage((enum stage)st, pool, pool_frames, n_flows, &flows);
 			double cyc = ns * hz / 1e9;
 
-			if (st == ST_COPY)
-				base = cyc;
 			printf("%-8u %-6s %10.2f %10.1f %12.1f %12.0f\n", n_flows, stage_names[st],
-				ns, cyc, st == ST_COPY ? base : cyc - prev, flows);
+				ns, cyc, cyc - prev, flows);
 			prev = cyc;
 		}
 	}

@@ -100,18 +100,15 @@ def cache_name(window, max_records):
     return "capture-%ds-r%d.windows" % (window, max_records)
 
 
-def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None,
-            max_records=MAX_RECORDS):
+def collect(run_dir, fp_extract, window, min_packets, groups, failed, max_records=MAX_RECORDS):
     """Add the complete windows of run_dir's app flows to groups; return unmatched count.
-    failed_out, a dict, gets the failed sessions' names and the windows left out with them."""
+    failed ({"sessions": [], "windows": 0}) gets the failed sessions and the windows left out."""
     path = os.path.join(run_dir, "sessions.jsonl")
     if not os.path.exists(path):
         return 0
     sessions = [json.loads(x) for x in open(path) if x.strip()]
-    failed = failed_sessions(run_dir, sessions)
-    if failed_out is not None:
-        failed_out.setdefault("sessions", []).extend(sorted(failed))
-        failed_out.setdefault("windows", 0)
+    bad = failed_sessions(run_dir, sessions)
+    failed["sessions"].extend(sorted(bad))
     # fp-extract runs (cached per session) in the background while the labeller reads captures
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
     jobs = {}
@@ -121,8 +118,8 @@ def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None,
             continue
         cache = os.path.join(os.path.dirname(pcap), cache_name(window, max_records))
         if not (os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap)):
-            jobs[rec["session"]] = pool.submit(extract, fp_extract, pcap, cache, window, 4096,
-                                               max_records)
+            jobs[rec["session"]] = pool.submit(extract, fp_extract, pcap, cache, window,
+                                               max_records=max_records)
     label.label_run(run_dir)  # per-session results are cached, so this only reads new sessions
     manifest = os.path.join(run_dir, "manifest.jsonl")
     flows = app_flows(manifest)
@@ -149,9 +146,8 @@ def collect(run_dir, fp_extract, window, min_packets, groups, failed_out=None,
             if fl is None:
                 unmatched += 1
                 continue
-            if rec["session"] in failed:
-                if failed_out is not None:
-                    failed_out["windows"] += 1
+            if rec["session"] in bad:
+                failed["windows"] += 1
                 continue
             row = {"category": fl["category"], "app": fl["app"], "vpn": int(fl["vpn"]),
                    "session": rec["session"], "proto": int(w[i]["proto"]), "src": src,
@@ -169,7 +165,7 @@ def build(run_dirs, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None
     """Extract, label and write the dataset of one or more runs; return the summary dict."""
     groups = collections.defaultdict(list)  # (category, vpn) -> [(label row, window bytes)]
     unmatched = 0
-    failed = {}
+    failed = {"sessions": [], "windows": 0}
     for run_dir in run_dirs:
         unmatched += collect(run_dir, fp_extract, window, min_packets, groups, failed,
                              max_records)
@@ -215,8 +211,8 @@ def build(run_dirs, out_dir, fp_extract, window=60, cap_plain=None, cap_vpn=None
     summary["apps"] = {c: sorted(apps[c]) for c in CATEGORIES}
     summary["windows_by_app"] = dict(sorted(by_app.items()))
     summary["unmatched_windows"] = unmatched
-    summary["failed_sessions"] = failed.get("sessions", [])
-    summary["windows_of_failed_sessions"] = failed.get("windows", 0)
+    summary["failed_sessions"] = failed["sessions"]
+    summary["windows_of_failed_sessions"] = failed["windows"]
     with open(os.path.join(out_dir, "labels.csv"), "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=LABEL_FIELDS)
         wr.writeheader()

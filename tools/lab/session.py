@@ -152,10 +152,10 @@ class Session:
             self.t_end = time.time()
             for name, p in self.clients:
                 if p.poll() is not None and p.returncode not in (0, None, -15):
-                    self.log("client %s exited with %s" % (name, p.returncode))
-                    # the session did not run as drawn: say so in its record and the run log
-                    if self.error is None:
-                        self.error = "client %s exited with %s" % (name, p.returncode)
+                    # the session did not run as drawn: say so in the run log and its record
+                    msg = "client %s exited with %s" % (name, p.returncode)
+                    self.log(msg)
+                    self.error = self.error or msg
         except Exception as e:  # a failed session is recorded, the run goes on
             self.error = str(e)
             self.log("error: %s" % e)
