@@ -157,7 +157,7 @@ fpd_render_drops(struct fpd_buf *b, const struct fpd_snapshot *s)
 
 	fpd_family(b, "flowpic_drops_total", "counter", "Packets that did not reach a classified "
 		"window, by reason (parse reasons count as category other, pipeline reasons as "
-		"unclassified; window_trunc and table_evict are informational).");
+		"unclassified; window_sampled and table_evict are informational).");
 	for (r = 1; r < FP_PARSE_REASON_MAX; r++)
 		fpd_sample1(b, "flowpic_drops_total", "reason", fp_parse_reason_label(r),
 			s->parse_drops[r]);

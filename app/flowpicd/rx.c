@@ -246,7 +246,7 @@ fpd_rx_sync_counters(struct fpd_rx *rx)
 {
 	const struct fp_flow_counters *fc = fp_flow_table_counters(rx->table);
 
-	rx->pipe[FP_PIPE_WINDOW_TRUNC] = fc->recs_truncated;
+	rx->pipe[FP_PIPE_WINDOW_SAMPLED] = fc->recs_sampled_out;
 	rx->pipe[FP_PIPE_TABLE_EVICT] = fc->flows_evicted;
 	rx->pipe[FP_PIPE_NO_RECORD_MEM] = fc->recs_no_mem + fc->packets_no_mem;
 	/* windows the table could not store at all: their packets are unclassified */

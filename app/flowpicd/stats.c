@@ -170,7 +170,7 @@ fpd_stats_summary(const struct fpd_app *app, int final)
 	for (i = 1; i < FP_PARSE_REASON_MAX; i++)
 		drops += s.parse_drops[i];
 	for (i = 0; i < FP_PIPE_REASON_MAX; i++)
-		if (i != FP_PIPE_WINDOW_TRUNC && i != FP_PIPE_TABLE_EVICT)
+		if (i != FP_PIPE_WINDOW_SAMPLED && i != FP_PIPE_TABLE_EVICT)
 			drops += s.pipe_drops[i];
 	for (i = 0; i < s.n_workers; i++) {
 		used += s.worker[i].ring_used;

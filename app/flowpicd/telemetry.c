@@ -173,7 +173,7 @@ fpd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (i = 1; i < FP_PARSE_REASON_MAX; i++)
 		drops += s->parse_drops[i];
 	for (i = 0; i < FP_PIPE_REASON_MAX; i++)
-		if (i != FP_PIPE_WINDOW_TRUNC && i != FP_PIPE_TABLE_EVICT)
+		if (i != FP_PIPE_WINDOW_SAMPLED && i != FP_PIPE_TABLE_EVICT)
 			drops += s->pipe_drops[i];
 	for (i = 0; i < s->n_workers; i++) {
 		used += s->worker[i].ring_used;

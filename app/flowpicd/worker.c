@@ -35,7 +35,7 @@ fpd_worker_take(struct fpd_worker *wk, struct fpd_worker_priv *pv, struct fpd_rx
 
 	fp_flowpic_reset(pv->pic);
 	for (c = fp_window_chunks(w); c != NULL; c = c->next)
-		fp_flowpic_add(pv->pic, fp_rec_chunk_recs(c), c->n);
+		fp_flowpic_add_weighted(pv->pic, fp_rec_chunk_recs(c), c->n, 1u << w->shift);
 	/* with the sparse front most of the network runs here: it counts as inference time */
 	t0 = rte_get_tsc_cycles();
 	ret = fp_infer_set_input(pv->infer, pv->n, pv->pic);

@@ -28,7 +28,7 @@
 	X(SHORT_WINDOW,    "short_window",    "window had fewer than min_packets packets") \
 	X(RING_FULL,       "ring_full",       "worker ring full, window dropped") \
 	X(NO_RECORD_MEM,   "no_record_mem",   "no record memory for the window, window dropped") \
-	X(WINDOW_TRUNC,    "window_trunc",    "packets past the per-window record cap (still counted)") \
+	X(WINDOW_SAMPLED,  "window_sampled",  "packets past the per-window record cap, left out by record sampling (counted and drawn by weight)") \
 	X(TABLE_EVICT,     "table_evict",     "flow evicted from a full table (window finished early)") \
 	X(VERDICT_RING_FULL, "verdict_ring_full", "stats ring full, verdict lost (packets unclassified)") \
 	X(DIST_RING_FULL,  "dist_ring_full",  "software RSS ring to another RX lcore full (packet unclassified)")

@@ -35,8 +35,15 @@
  *
  * Records. Each packet of a window becomes one struct fp_pkt_rec (t_us from the window start,
  * size = IP total length saturated at 65535, dir 0 when it goes the same way as the flow's
- * first packet, flags = the parser's FP_PKT_F_* flags), up to max_records per window; later
- * packets still count in packets and bytes (truncated). Records live in FP_FLOW_CHUNK_SIZE-byte
+ * first packet, flags = the parser's FP_PKT_F_* flags), up to max_records per window. Past the
+ * cap the window is sampled, not cut: when a packet would be record max_records + 1, every
+ * other record is dropped (positions 0, 2, 4, ... stay) and the window's shift grows by one;
+ * from then on only packets whose index in the window is a multiple of 2^shift are recorded.
+ * So each record stands for 2^shift packets, the records keep covering the whole window, and
+ * a picture drawn with weight 2^shift (fp_flowpic_add_weighted()) estimates the histogram of
+ * all the packets. Thinning costs O(max_records) and happens log2(packets / max_records) times
+ * per window at most. Packets not recorded this way count in packets and bytes (sampled_out),
+ * shift stops at FP_WIN_SHIFT_MAX (later packets are then counted only). Records live in FP_FLOW_CHUNK_SIZE-byte
  * chunks from ops.alloc_chunk; the first chunk of a window holds the struct fp_window header
  * followed by FP_WIN_HEAD_RECS records, later ones a struct fp_rec_chunk header and
  * FP_CHUNK_RECS records. If the allocator returns NULL the packet is counted but not recorded
@@ -69,7 +76,7 @@ enum fp_flow_class {
 };
 
 /* Window flags (struct fp_window.flags). */
-#define FP_WIN_F_TRUNC	0x01	/**< packets past max_records were not recorded */
+#define FP_WIN_F_SAMPLED	0x01	/**< the window passed max_records: records are sampled */
 #define FP_WIN_F_NO_MEM	0x02	/**< packets were not recorded for lack of chunks */
 
 /** Header of a record chunk; cap records follow it (use fp_rec_chunk_recs()). */
@@ -91,14 +98,17 @@ struct fp_window {
 	uint32_t index;		/**< window number from the flow's first packet */
 	uint32_t packets;	/**< packets in the window, recorded or not (saturates) */
 	uint32_t n_records;	/**< records in the chunk chain */
-	uint32_t truncated;	/**< packets past max_records, not recorded (saturates) */
+	uint32_t sampled_out;	/**< packets not recorded by sampling (saturates) */
 	uint32_t no_mem;	/**< packets not recorded because the allocator failed */
 	uint8_t end_reason;	/**< enum fp_win_end */
 	uint8_t init_swapped;	/**< 1 when the flow's first packet went from hi to lo */
 	uint8_t flags;		/**< FP_WIN_F_* */
-	uint8_t pad;
+	uint8_t shift;		/**< each record stands for 2^shift packets */
 	struct fp_rec_chunk chunk;	/**< first chunk's header; its records follow */
 };
+
+/** Largest struct fp_window.shift: a record then stands for 2^31 packets. */
+#define FP_WIN_SHIFT_MAX 31u
 
 /** Records that fit after the window header in the first chunk. */
 #define FP_WIN_HEAD_RECS \
@@ -137,7 +147,7 @@ struct fp_flow_table_conf {
 	uint32_t capacity;	/**< most flows, a power of two, 16 .. 2^26 */
 	uint64_t window_us;	/**< window length W, 1 us .. 3600 s */
 	uint64_t idle_us[FP_FLOW_CLASS_MAX];	/**< idle timeout per class, >= 1 us */
-	uint32_t max_records;	/**< records kept per window, 1 .. 2^24 */
+	uint32_t max_records;	/**< records kept per window before sampling, 1 .. 2^24 */
 	struct fp_flow_table_ops ops;	/**< all three callbacks are required */
 };
 
@@ -154,7 +164,7 @@ struct fp_flow_counters {
 	uint64_t windows_no_mem;	/**< windows dropped: no chunk for the header */
 	uint64_t packets_no_mem;	/**< packets of the dropped windows */
 	uint64_t bytes_no_mem;		/**< wire bytes of the dropped windows */
-	uint64_t recs_truncated;	/**< packets past max_records (WINDOW_TRUNC) */
+	uint64_t recs_sampled_out;	/**< packets not recorded by sampling (WINDOW_SAMPLED) */
 	uint64_t recs_no_mem;		/**< packets not recorded, allocator empty (NO_RECORD_MEM) */
 	uint64_t chunks_alloc_failed;	/**< alloc_chunk calls that returned NULL */
 };

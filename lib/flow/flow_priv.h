@@ -11,8 +11,8 @@
 
 /*
  * One flow, 112 bytes: key, open window state and LRU links. The window's record count is
- * n_records; packets not recorded are truncated (past the cap) or missing for lack of chunks
- * (packets - n_records - truncated).
+ * n_records; packets not recorded are sampled out (past the cap) or missing for lack of chunks
+ * (packets - n_records - sampled_out); each record stands for 2^shift packets.
  */
 struct flow_entry {
 	struct fp_flow_key key;
@@ -26,11 +26,11 @@ struct flow_entry {
 	uint32_t win_index;		/* index of the open window */
 	uint32_t packets;		/* packets in the open window */
 	uint32_t n_records;
-	uint32_t truncated;
+	uint32_t sampled_out;
 	uint8_t init_swapped;		/* the first packet went hi -> lo */
 	uint8_t cls;			/* enum fp_flow_class, FLOW_CLS_FREE when unused */
 	uint8_t flags;			/* FP_WIN_F_* of the open window */
-	uint8_t pad;
+	uint8_t shift;			/* records stand for 2^shift packets */
 	uint32_t lru_tick;		/* last_seen >> lru_shift when last moved to its list's tail */
 };
 

@@ -321,7 +321,8 @@ flow_create(struct fp_flow_table *t, const struct fp_pkt_meta *m, uint32_t hash,
 	e->win_index = 0;
 	e->packets = 0;
 	e->n_records = 0;
-	e->truncated = 0;
+	e->sampled_out = 0;
+	e->shift = 0;
 	e->init_swapped = m->swapped;
 	e->cls = (uint8_t)fp_flow_class_of(m->key.proto);
 	e->flags = 0;

@@ -12,7 +12,8 @@ window_clear(struct flow_entry *e)
 	e->bytes = 0;
 	e->packets = 0;
 	e->n_records = 0;
-	e->truncated = 0;
+	e->sampled_out = 0;
+	e->shift = 0;
 	e->flags = 0;
 }
 
@@ -56,21 +57,83 @@ window_room(struct fp_flow_table *t, struct flow_entry *e)
 	return nc;
 }
 
-/* Count a packet in the open window and record it when the cap and the allocator allow. */
+/* Count n packets of the open window as sampled out. */
+static inline void
+window_sample_out(struct fp_flow_table *t, struct flow_entry *e, uint32_t n)
+{
+	e->sampled_out = e->sampled_out > UINT32_MAX - n ? UINT32_MAX : e->sampled_out + n;
+	t->cnt.recs_sampled_out += n;
+}
+
+/*
+ * Halve a full window's records: keep positions 0, 2, 4, ... (packet indices that are
+ * multiples of 2^(shift + 1)), compacting them in place towards the head, free the chunks left
+ * empty and bump the shift. The write position never passes the read position.
+ */
+static void
+window_thin(struct fp_flow_table *t, struct flow_entry *e)
+{
+	struct fp_rec_chunk *wc = fp_window_chunks(e->head), *c, *next;
+	struct fp_pkt_rec *wr = fp_rec_chunk_recs(wc);
+	uint32_t pos = 0, wi = 0, kept;
+
+	for (c = wc; c != NULL; c = c->next) {
+		const struct fp_pkt_rec *rr = fp_rec_chunk_recs(c);
+
+		for (uint32_t i = 0; i < c->n; i++, pos++) {
+			if (pos & 1)
+				continue;
+			if (wi == wc->cap) {
+				wc->n = wi;
+				wc = wc->next;
+				wr = fp_rec_chunk_recs(wc);
+				wi = 0;
+			}
+			wr[wi++] = rr[i];
+		}
+	}
+	for (c = wc->next; c != NULL; c = next) {
+		next = c->next;
+		t->ops.free_chunk(t->ops.ctx, c);
+	}
+	wc->n = wi;
+	wc->next = NULL;
+	e->tail = wc;
+	kept = (pos + 1) / 2;
+	window_sample_out(t, e, pos - kept);
+	e->n_records = kept;
+	e->shift++;
+	e->flags |= FP_WIN_F_SAMPLED;
+}
+
+/*
+ * Count a packet in the open window and record it when the sampling stride, the cap and the
+ * allocator allow (see "Records" in flow.h).
+ */
 void
 flow_window_record(struct fp_flow_table *t, struct flow_entry *e, const struct fp_pkt_meta *m,
 		uint32_t t_rel)
 {
+	const uint32_t idx = e->packets;	/* this packet's index in the window */
 	struct fp_rec_chunk *c;
 	struct fp_pkt_rec *r;
 
 	e->packets += e->packets != UINT32_MAX;	/* saturates: ~1.2 Mpps for an hour */
 	e->bytes += m->frame_len;
-	if (e->n_records >= t->max_records) {
-		e->truncated += e->truncated != UINT32_MAX;
-		e->flags |= FP_WIN_F_TRUNC;
-		t->cnt.recs_truncated++;
+	if (idx & ((1u << e->shift) - 1)) {
+		window_sample_out(t, e, 1);
 		return;
+	}
+	if (e->n_records >= t->max_records) {
+		if (e->shift >= FP_WIN_SHIFT_MAX) {
+			window_sample_out(t, e, 1);
+			return;
+		}
+		window_thin(t, e);
+		if (idx & ((1u << e->shift) - 1)) {
+			window_sample_out(t, e, 1);
+			return;
+		}
 	}
 	if (e->flags & FP_WIN_F_NO_MEM) {
 		/* the allocator failed earlier in this window: no holes, no retry per packet */
@@ -122,13 +185,13 @@ flow_window_emit(struct fp_flow_table *t, struct flow_entry *e, enum fp_win_end 
 	w->index = e->win_index;
 	w->packets = e->packets;
 	w->n_records = e->n_records;
-	w->truncated = e->truncated;
-	w->no_mem = e->packets - e->n_records >= e->truncated ?
-		e->packets - e->n_records - e->truncated : 0;
+	w->sampled_out = e->sampled_out;
+	w->no_mem = e->packets - e->n_records >= e->sampled_out ?
+		e->packets - e->n_records - e->sampled_out : 0;
 	w->end_reason = (uint8_t)reason;
 	w->init_swapped = e->init_swapped;
 	w->flags = e->flags;
-	w->pad = 0;
+	w->shift = e->shift;
 	t->cnt.windows[reason]++;
 	window_clear(e);
 	t->ops.emit(t->ops.ctx, w);

@@ -130,10 +130,13 @@ grow_cells(struct fp_flowpic *pic)
  * at R = 1500 with uniformly random cells, dominated by cache misses on the slot array.
  */
 uint32_t
-fp_flowpic_add(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n)
+fp_flowpic_add_weighted(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n,
+		uint32_t weight)
 {
 	const int filter = pic->dir != FP_DIR_BOTH;
 	const uint8_t want = pic->dir == FP_DIR_UP ? 0 : 1;
+	const uint32_t w = weight == 0 ? 1 : weight > FP_FLOWPIC_COUNT_MAX ?
+		FP_FLOWPIC_COUNT_MAX : weight;
 	uint32_t i, drawn = 0;
 
 	for (i = 0; i < n; i++) {
@@ -147,18 +150,25 @@ fp_flowpic_add(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n
 		if (slot != 0) {
 			struct fp_cell *c = &pic->cells[slot - 1];
 
-			c->count += c->count < FP_FLOWPIC_COUNT_MAX;
+			c->count = c->count < FP_FLOWPIC_COUNT_MAX - w ?
+				c->count + w : FP_FLOWPIC_COUNT_MAX;
 		} else {
 			/* cannot exceed max_cells: each cell is appended once */
 			if (pic->n_cells == pic->cap_cells && grow_cells(pic) < 0)
 				continue;	/* out of memory: this packet is not drawn */
 			pic->cells[pic->n_cells].idx = idx;
-			pic->cells[pic->n_cells].count = 1;
+			pic->cells[pic->n_cells].count = w;
 			pic->slot[idx] = ++pic->n_cells;
 		}
 		drawn++;
 	}
 	return drawn;
+}
+
+uint32_t
+fp_flowpic_add(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n)
+{
+	return fp_flowpic_add_weighted(pic, recs, n, 1);
 }
 
 uint32_t

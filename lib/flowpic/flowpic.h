@@ -68,6 +68,16 @@ fp_flowpic_reset(struct fp_flowpic *pic);
 uint32_t
 fp_flowpic_add(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n);
 
+/**
+ * Same as fp_flowpic_add(), but each drawn record adds weight to its cell instead of 1 (a
+ * weight of 0 counts as 1; counts still saturate at FP_FLOWPIC_COUNT_MAX). A window whose
+ * records were sampled (struct fp_window.shift, see lib/flow/flow.h) is drawn with weight
+ * 1 << shift, so its picture estimates the histogram of all its packets.
+ */
+uint32_t
+fp_flowpic_add_weighted(struct fp_flowpic *pic, const struct fp_pkt_rec *recs, uint32_t n,
+		uint32_t weight);
+
 /** Resolution R of the picture. */
 uint32_t
 fp_flowpic_resolution(const struct fp_flowpic *pic);

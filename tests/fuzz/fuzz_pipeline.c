@@ -28,6 +28,7 @@
 #define FUZZ_BATCH 4u
 #define FUZZ_WINDOW_US 1000000u
 #define FUZZ_MIN_PACKETS 2u
+#define FUZZ_MAX_RECORDS 64u		/* records a window keeps before it is sampled */
 #define FUZZ_MAX_CHUNKS 12u		/* fewer than table entries: the no-memory paths run */
 #define FUZZ_MAX_FRAMES 4096u
 #define FUZZ_SNAP_CAP 2048u		/* bytes the parser sees: an mbuf's first segment */
@@ -181,7 +182,11 @@ fuzz_emit(void *ctx, struct fp_window *w)
 	r->windows++;
 	FP_FUZZ_CHECK(w->end_reason < FP_WIN_END_MAX);
 	FP_FUZZ_CHECK(w->packets >= 1 && w->n_records <= w->packets);
-	FP_FUZZ_CHECK(w->n_records + w->truncated + w->no_mem == w->packets);
+	FP_FUZZ_CHECK(w->n_records + w->sampled_out + w->no_mem == w->packets);
+	/* sampling keeps the cap and marks the window; an unsampled window left nothing out */
+	FP_FUZZ_CHECK(w->n_records <= FUZZ_MAX_RECORDS);
+	FP_FUZZ_CHECK((w->shift > 0) == ((w->flags & FP_WIN_F_SAMPLED) != 0));
+	FP_FUZZ_CHECK(w->shift > 0 || w->sampled_out == 0);
 	if (w->packets < FUZZ_MIN_PACKETS) {
 		fuzz_add(&r->unclassified, w->packets, w->bytes);
 		fp_window_free(&r->ops, w);
@@ -193,7 +198,8 @@ fuzz_emit(void *ctx, struct fp_window *w)
 
 		for (i = 0; i < c->n; i++)
 			FP_FUZZ_CHECK(fp_rec_chunk_recs(c)[i].t_us < FUZZ_WINDOW_US);
-		drawn += fp_flowpic_add(r->pic, fp_rec_chunk_recs(c), c->n);
+		drawn += fp_flowpic_add_weighted(r->pic, fp_rec_chunk_recs(c), c->n,
+				1u << w->shift);
 		n += c->n;
 	}
 	FP_FUZZ_CHECK(n == w->n_records && drawn == n);
@@ -309,7 +315,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tc.idle_us[FP_FLOW_CLASS_TCP] = 2 * FUZZ_WINDOW_US;
 	tc.idle_us[FP_FLOW_CLASS_UDP] = FUZZ_WINDOW_US;
 	tc.idle_us[FP_FLOW_CLASS_OTHER] = FUZZ_WINDOW_US / 2;
-	tc.max_records = 64;
+	tc.max_records = FUZZ_MAX_RECORDS;
 	tc.ops = r.ops;
 	r.table = fp_flow_table_create(&tc);
 	r.pic = fp_flowpic_create(FUZZ_RES, FUZZ_WINDOW_US, FP_DIR_BOTH);

@@ -42,12 +42,12 @@ WARMUP = max(0.2 * SECONDS, WINDOW + IDLE)
 FLAT = 0.05                     # +-5 % of the mean after warm-up
 STALL = WINDOW + 10             # a packet is in a category at most this long after it arrived
 N_LONG, LONG_PKTS = 16, 1000    # long TCP flows, packets per loop each
-N_MID, MID_PKTS = 20, 900       # TCP flows of one burst per loop (classified, truncated)
+N_MID, MID_PKTS = 20, 900       # TCP flows of one burst per loop (classified, sampled past the cap)
 N_SHORT, SHORT_PKTS = 40, 12    # short UDP flows that reach the workers
 N_TINY = 24000                  # one- and two-packet UDP flows (short windows, unclassified)
 N_ARP = 20                      # frames that are not IP (category other)
 # reasons a packet may legitimately have for not reaching a classified window here
-EXPECTED_DROPS = {"non_ip", "short_window", "window_trunc", "table_evict"}
+EXPECTED_DROPS = {"non_ip", "short_window", "window_sampled", "table_evict"}
 CLASSES = fptest.CLASSES
 
 

@@ -13,7 +13,7 @@ import fptest  # noqa: E402
 import opsrun  # noqa: E402
 
 PY = "/usr/bin/python3"
-INFO_ONLY = ("window_trunc", "table_evict")
+INFO_ONLY = ("window_sampled", "table_evict")
 
 
 def stat(*args, timeout=30):

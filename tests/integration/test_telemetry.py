@@ -9,7 +9,7 @@ import fptest  # noqa: E402
 import opsrun  # noqa: E402
 
 DPDK_TELEMETRY = "/usr/bin/dpdk-telemetry.py"
-INFO_ONLY = ("window_trunc", "table_evict")     # informational reasons, not drops
+INFO_ONLY = ("window_sampled", "table_evict")     # informational reasons, not drops
 
 
 def test_commands(ctx):

@@ -71,9 +71,18 @@ def main(fp_extract):
     capped = os.path.join(d, "ds-cap")
     dataset.build([run], capped, fp_extract, 60, max_records=25)
     wf = dataset.load(os.path.join(capped, "voip-plain.windows.gz"))
-    check("dataset: max_records caps the records, the rest count as truncated",
-          ([int(x) for x in wf.windows["n_records"]], [int(x) for x in wf.windows["truncated"]],
-           [int(x) for x in wf.windows["packets"]]), ([25, 25], [35, 35], [60, 60]))
+    # past the cap a window is sampled (docs/FLOWS.md): every 2^k-th packet, k the smallest
+    # with ceil(packets / 2^k) <= cap
+    want = []
+    for n in [int(x) for x in wf.windows["packets"]]:
+        k = 0
+        while -(-n // (1 << k)) > 25:
+            k += 1
+        want.append((-(-n // (1 << k)), n - -(-n // (1 << k)), k))
+    check("dataset: max_records caps the records, the windows are sampled",
+          [(int(w["n_records"]), int(w["sampled_out"]), int(w["shift"])) for w in wf.windows],
+          want)
+    check("dataset: the capped windows passed the cap", min(x[2] for x in want) > 0, True)
     small = os.path.join(d, "ds-min")
     summary = dataset.build([run], small, fp_extract, 60, min_packets=61)
     check("dataset: min_packets drops short windows", summary["windows"]["plain"]["voip"], 0)

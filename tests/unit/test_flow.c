@@ -182,7 +182,7 @@ test_one_flow_windows(void)
 	FP_ASSERT_EQ(g[0].w.packets, 4);
 	FP_ASSERT_EQ(g[0].w.bytes, 74 + 1514 + 114 + 54);
 	FP_ASSERT_EQ(g[0].w.n_records, 4);
-	FP_ASSERT_EQ(g[0].w.truncated, 0);
+	FP_ASSERT_EQ(g[0].w.sampled_out, 0);
 	FP_ASSERT_EQ(g[0].w.no_mem, 0);
 	FP_ASSERT_EQ(g[0].w.flags, 0);
 	FP_ASSERT_EQ(g[0].w.end_reason, FP_WIN_END_TIME);
@@ -451,13 +451,17 @@ test_window_cap(void)
 	for (int i = 0; i < 5; i++)
 		fp_flow_table_add(t, &m, (uint64_t)i * 1000);
 	FP_ASSERT_EQ(fp_flow_table_flush(t, 1 * S), 1);
+	/* packet 3 would be record 4: records 0, 2 stay, the stride is 2, packet 4 is recorded */
 	FP_ASSERT_EQ(h.got[0].w.packets, 5);
 	FP_ASSERT_EQ(h.got[0].w.bytes, 5 * 114);
 	FP_ASSERT_EQ(h.got[0].w.n_records, 3);
-	FP_ASSERT_EQ(h.got[0].w.truncated, 2);
-	FP_ASSERT_EQ(h.got[0].w.flags, FP_WIN_F_TRUNC);
-	FP_ASSERT_EQ(check_rec(&h.got[0].recs[2], 2000, 100, 0), 0);
-	FP_ASSERT_EQ(fp_flow_table_counters(t)->recs_truncated, 2);
+	FP_ASSERT_EQ(h.got[0].w.sampled_out, 2);
+	FP_ASSERT_EQ(h.got[0].w.shift, 1);
+	FP_ASSERT_EQ(h.got[0].w.flags, FP_WIN_F_SAMPLED);
+	FP_ASSERT_EQ(check_rec(&h.got[0].recs[0], 0, 100, 0), 0);
+	FP_ASSERT_EQ(check_rec(&h.got[0].recs[1], 2000, 100, 0), 0);
+	FP_ASSERT_EQ(check_rec(&h.got[0].recs[2], 4000, 100, 0), 0);
+	FP_ASSERT_EQ(fp_flow_table_counters(t)->recs_sampled_out, 2);
 	fp_flow_table_free(t);
 
 	/* records across chunks stay in order: 52 + 62 + 62 + 24 = 200 */
@@ -479,6 +483,69 @@ test_window_cap(void)
 			0);
 	fp_flow_table_free(t);
 	FP_ASSERT_EQ(h.live_chunks, 0);
+	h_fini(&h);
+	return 0;
+}
+
+/* Chunks a window of n records occupies. */
+static long
+chunks_for(uint32_t n)
+{
+	if (n <= FP_WIN_HEAD_RECS)
+		return 1;
+	return 1 + (long)((n - FP_WIN_HEAD_RECS + FP_CHUNK_RECS - 1) / FP_CHUNK_RECS);
+}
+
+/*
+ * Sampling past the cap, against its closed form: after n packets with cap c, the records are
+ * exactly the packets whose index is a multiple of 2^k, k the smallest with ceil(n / 2^k) <= c,
+ * in order; the chunks left empty by thinning are back with the allocator.
+ */
+static int
+test_window_sampling(void)
+{
+	static const uint32_t caps[] = { 1, 2, 3, 7, 52, 53, 114, 115, 200, 4096 };
+	static const uint32_t counts[] = { 1, 2, 5, 52, 53, 115, 116, 229, 1000, 3001, 20000 };
+	struct harness h;
+
+	h_init(&h);
+	for (size_t ci = 0; ci < sizeof(caps) / sizeof(caps[0]); ci++) {
+		for (size_t ni = 0; ni < sizeof(counts) / sizeof(counts[0]); ni++) {
+			uint32_t cap = caps[ci], n = counts[ni], k = 0, want;
+			struct fp_flow_table *t;
+			struct fp_pkt_meta m;
+			const struct got *g;
+
+			while (((uint64_t)n + (1u << k) - 1) >> k > cap)
+				k++;
+			want = (uint32_t)(((uint64_t)n + (1u << k) - 1) >> k);
+			h_clear(&h);
+			t = table(&h, 16, 60 * S, 300 * S, 30 * S, 10 * S, cap);
+			FP_ASSERT(t != NULL);
+			for (uint32_t i = 0; i < n; i++) {
+				m = pkt(HA, 1000, HB, 80, 17, 40 + i % 1400);
+				fp_flow_table_add(t, &m, (uint64_t)i * 2000);
+			}
+			FP_ASSERT_EQ(h.live_chunks, chunks_for(want));
+			FP_ASSERT_EQ(fp_flow_table_flush(t, 50 * S), 1);
+			g = &h.got[0];
+			FP_ASSERT_EQ(g->w.packets, n);
+			FP_ASSERT_EQ(g->w.shift, k);
+			FP_ASSERT_EQ(g->w.n_records, want);
+			FP_ASSERT_EQ(g->w.sampled_out, n - want);
+			FP_ASSERT_EQ(g->w.no_mem, 0);
+			FP_ASSERT_EQ(g->w.flags, k > 0 ? FP_WIN_F_SAMPLED : 0);
+			FP_ASSERT_EQ(fp_flow_table_counters(t)->recs_sampled_out, n - want);
+			for (uint32_t j = 0; j < want; j++) {
+				uint32_t i = j << k;
+
+				FP_ASSERT_EQ(check_rec(&g->recs[j], i * 2000,
+					(uint16_t)(40 + i % 1400), 0), 0);
+			}
+			fp_flow_table_free(t);
+			FP_ASSERT_EQ(h.live_chunks, 0);
+		}
+	}
 	h_fini(&h);
 	return 0;
 }
@@ -545,7 +612,7 @@ test_alloc_failure(void)
 	FP_ASSERT_EQ(h.got[0].w.packets, 60);
 	FP_ASSERT_EQ(h.got[0].w.n_records, 52);
 	FP_ASSERT_EQ(h.got[0].w.no_mem, 8);
-	FP_ASSERT_EQ(h.got[0].w.truncated, 0);
+	FP_ASSERT_EQ(h.got[0].w.sampled_out, 0);
 	FP_ASSERT_EQ(h.got[0].w.flags, FP_WIN_F_NO_MEM);
 	FP_ASSERT_EQ(c->recs_no_mem, 8);
 	/* one failed call: the window's later packets do not ask again */
@@ -894,6 +961,7 @@ main(void)
 	FP_RUN(test_sweep);
 	FP_RUN(test_table_full);
 	FP_RUN(test_window_cap);
+	FP_RUN(test_window_sampling);
 	FP_RUN(test_lru_grain);
 	FP_RUN(test_alloc_failure);
 	FP_RUN(test_flush_and_free);

@@ -321,6 +321,33 @@ test_saturation(void)
 	return 0;
 }
 
+/*
+ * Weighted drawing (sampled windows): each record adds its weight, a weight of 0 counts as 1,
+ * the direction filter still applies, and counts saturate at the same maximum.
+ */
+static int
+test_weighted(void)
+{
+	struct fp_flowpic *p = fp_flowpic_create(32, W60, FP_DIR_UP);
+	const struct fp_pkt_rec r[3] = { rec(0, 100, 0), rec(0, 100, 0), rec(0, 100, 1) };
+
+	FP_ASSERT(p != NULL);
+	FP_ASSERT_EQ(fp_flowpic_add_weighted(p, r, 3, 8), 2);
+	FP_ASSERT_EQ(fp_flowpic_count(p, 100 * 32 / 1500, 0), 16);
+	FP_ASSERT_EQ(fp_flowpic_add_weighted(p, r, 1, 0), 1);
+	FP_ASSERT_EQ(fp_flowpic_count(p, 100 * 32 / 1500, 0), 17);
+	FP_ASSERT_EQ(fp_flowpic_add_weighted(p, r, 1, 65518), 1);
+	FP_ASSERT_EQ(fp_flowpic_count(p, 100 * 32 / 1500, 0), 65535);
+	FP_ASSERT_EQ(fp_flowpic_add_weighted(p, r, 1, 1u << 31), 1);
+	FP_ASSERT_EQ(fp_flowpic_count(p, 100 * 32 / 1500, 0), FP_FLOWPIC_COUNT_MAX);
+	fp_flowpic_reset(p);
+	FP_ASSERT_EQ(fp_flowpic_add_weighted(p, r, 1, 1u << 31), 1);
+	FP_ASSERT_EQ(fp_flowpic_count(p, 100 * 32 / 1500, 0), FP_FLOWPIC_COUNT_MAX);
+	FP_ASSERT_EQ(fp_flowpic_nnz(p), 1);
+	fp_flowpic_free(p);
+	return 0;
+}
+
 /* Reset forgets exactly the touched cells; the next picture holds only its own packets. */
 static int
 test_reset_does_not_pollute(void)
@@ -547,6 +574,7 @@ main(void)
 	FP_RUN(test_empty_window);
 	FP_RUN(test_direction_modes);
 	FP_RUN(test_saturation);
+	FP_RUN(test_weighted);
 	FP_RUN(test_reset_does_not_pollute);
 	FP_RUN(test_sparse_equals_dense);
 	FP_RUN(test_dense_round_trip);

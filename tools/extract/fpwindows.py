@@ -33,11 +33,12 @@ WINDOW_DTYPE = np.dtype([
     ("packets", "<u4"),
     ("bytes", "<u8"),        # wire bytes
     ("n_records", "<u4"),
-    ("truncated", "<u4"),    # packets past the record cap
+    ("sampled_out", "<u4"),  # packets past the record cap not recorded (sampling)
     ("no_mem", "<u4"),       # packets not recorded for lack of memory
     ("end_reason", "u1"),    # END_REASONS
-    ("flags", "u1"),         # 1: truncated, 2: no_mem
-    ("reserved", "<u2"),
+    ("flags", "u1"),         # 1: sampled, 2: no_mem
+    ("shift", "u1"),         # each record stands for 2^shift packets
+    ("reserved", "u1"),
 ])
 assert WINDOW_DTYPE.itemsize == 80
 

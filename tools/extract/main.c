@@ -218,10 +218,10 @@ summary(const struct fpx_opts *o, const uint64_t *parse, uint64_t frames,
 		", open at the end %" PRIu64 ")\n", c->flows_created, c->flows_idle,
 		c->flows_evicted, c->flows_flushed);
 	fprintf(stderr, "  windows %" PRIu64 ": time %" PRIu64 ", idle %" PRIu64 ", evict %"
-		PRIu64 ", flush %" PRIu64 "; records %" PRIu64 ", truncated %" PRIu64 "\n",
+		PRIu64 ", flush %" PRIu64 "; records %" PRIu64 ", sampled out %" PRIu64 "\n",
 		s->w.count, c->windows[FP_WIN_END_TIME], c->windows[FP_WIN_END_IDLE],
 		c->windows[FP_WIN_END_EVICT], c->windows[FP_WIN_END_FLUSH], s->w.records,
-		c->recs_truncated);
+		c->recs_sampled_out);
 	if (c->windows_no_mem != 0 || c->recs_no_mem != 0)
 		fprintf(stderr, "  out of memory: %" PRIu64 " windows, %" PRIu64 " records lost\n",
 			c->windows_no_mem, c->recs_no_mem);

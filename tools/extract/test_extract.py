@@ -141,7 +141,7 @@ def test_ethernet(exe, tmp):
     # 1: ICMP 10.0.0.3 -> .4, idle (5 s) before its window's end
     expect_window(f, 0, dict(family=4, proto=1, vlan=0, src_port=0, dst_port=0,
                              start_us=t0 + 2 * S, index=0, packets=1, bytes=98, n_records=1,
-                             truncated=0, no_mem=0, end_reason=1, flags=0,
+                             sampled_out=0, no_mem=0, end_reason=1, flags=0, shift=0,
                              src="10.0.0.3", dst="10.0.0.4", recs=[(0, 84, 0, 0)]))
     # 2: TCP window 0: four packets, the last one snapped (flag 0x10), 1514 wire bytes
     expect_window(f, 1, dict(family=4, proto=6, vlan=0, src_port=40000, dst_port=443,
@@ -166,14 +166,17 @@ def test_ethernet(exe, tmp):
     expect_window(f, 5, dict(proto=6, start_us=t0 + 30 * S, index=3, packets=1, bytes=60,
                              end_reason=3, src=A, dst=B, recs=[(5 * S, 40, 1, 0)]))
 
-    # the same capture with a record cap of 2: window 0 keeps 2 records, 2 truncated
+    # the same capture with a record cap of 2: the TCP window's third packet thins its records
+    # to packets 0 and 2 (stride 2), the fourth is sampled out
     out2 = os.path.join(tmp, "eth2.windows")
     run(exe, ["--pcap", cap, "--out", out2, "--window", "10", "--idle-tcp", "30",
               "--idle-udp", "20", "--idle-other", "5", "--max-records", "2", "--quiet"])
     g = fpwindows.read(out2)
-    check(int(g.windows[1]["n_records"]) == 2 and int(g.windows[1]["truncated"]) == 2 and
-          int(g.windows[1]["flags"]) == 1 and int(g.windows[1]["packets"]) == 4,
-          "record cap: %r" % (g.windows[1],))
+    check(int(g.windows[1]["n_records"]) == 2 and int(g.windows[1]["sampled_out"]) == 2 and
+          int(g.windows[1]["flags"]) == 1 and int(g.windows[1]["shift"]) == 1 and
+          int(g.windows[1]["packets"]) == 4, "record cap: %r" % (g.windows[1],))
+    recs = [tuple(int(x) for x in r) for r in g.window_records(1)]
+    check(recs == [(0, 40, 0, 0), (500000, 140, 0, 0)], "record cap: records %r" % (recs,))
     check(len(g.records) == 1 + 2 + 1 + 2 + 1 + 1, "record cap: %d records" % len(g.records))
 
     # a cut file is refused by the reader

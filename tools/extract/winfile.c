@@ -89,10 +89,11 @@ fpx_writer_window(struct fpx_writer *w, struct fp_window *win)
 	p = put_u32(p, win->packets);
 	p = put_u64(p, win->bytes);
 	p = put_u32(p, win->n_records);
-	p = put_u32(p, win->truncated);
+	p = put_u32(p, win->sampled_out);
 	p = put_u32(p, win->no_mem);
 	*p++ = win->end_reason;
 	*p++ = win->flags;
+	*p++ = win->shift;
 	writer_put(w, hdr, sizeof(hdr));
 	for (c = fp_window_chunks(win); c != NULL; c = c->next) {
 		const struct fp_pkt_rec *r = fp_rec_chunk_recs(c);

@@ -26,7 +26,7 @@ END_TIME = 0
 END_EVICT = 2
 MAX_RECORDS = 4096  # flowpicd's default flow.max_packets_per_window
 LABEL_FIELDS = ["file", "row", "category", "app", "vpn", "session", "proto", "src", "src_port",
-                "dst", "dst_port", "start_us", "index", "packets", "bytes", "n_records", "truncated"]
+                "dst", "dst_port", "start_us", "index", "packets", "bytes", "n_records", "sampled_out", "shift"]
 
 
 def extract(fp_extract, pcap, out, window, table_size=4096, max_records=MAX_RECORDS):
@@ -100,6 +100,13 @@ def cache_name(window, max_records):
     return "capture-%ds-r%d.windows" % (window, max_records)
 
 
+def fresh(cache, sources):
+    """A cached fp-extract output is used only when newer than the capture and than the
+    fp-extract binary (a rebuilt extractor may cut or sample windows differently)."""
+    return os.path.exists(cache) and all(os.path.getmtime(cache) >= os.path.getmtime(s)
+                                         for s in sources)
+
+
 def collect(run_dir, fp_extract, window, min_packets, groups, failed, max_records=MAX_RECORDS):
     """Add the complete windows of run_dir's app flows to groups; return unmatched count.
     failed ({"sessions": [], "windows": 0}) gets the failed sessions and the windows left out."""
@@ -117,7 +124,7 @@ def collect(run_dir, fp_extract, window, min_packets, groups, failed, max_record
         if not os.path.exists(pcap):
             continue
         cache = os.path.join(os.path.dirname(pcap), cache_name(window, max_records))
-        if not (os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(pcap)):
+        if not fresh(cache, [pcap, fp_extract]):
             jobs[rec["session"]] = pool.submit(extract, fp_extract, pcap, cache, window,
                                                max_records=max_records)
     label.label_run(run_dir)  # per-session results are cached, so this only reads new sessions
@@ -154,7 +161,8 @@ def collect(run_dir, fp_extract, window, min_packets, groups, failed, max_record
                    "src_port": int(w[i]["src_port"]), "dst": dst, "dst_port": int(w[i]["dst_port"]),
                    "start_us": int(w[i]["start_us"]), "index": int(w[i]["index"]),
                    "packets": int(w[i]["packets"]), "bytes": int(w[i]["bytes"]),
-                   "n_records": int(w[i]["n_records"]), "truncated": int(w[i]["truncated"])}
+                   "n_records": int(w[i]["n_records"]),
+                   "sampled_out": int(w[i]["sampled_out"]), "shift": int(w[i]["shift"])}
             groups[(fl["category"], bool(fl["vpn"]))].append((row, window_bytes(wf, i)))
     pool.shutdown()
     return unmatched

@@ -461,7 +461,7 @@ fpr_emit(void *ctx, struct fp_window *w)
 	}
 	fp_flowpic_reset(run->pic);
 	for (c = fp_window_chunks(w); c != NULL; c = c->next)
-		fp_flowpic_add(run->pic, fp_rec_chunk_recs(c), c->n);
+		fp_flowpic_add_weighted(run->pic, fp_rec_chunk_recs(c), c->n, 1u << w->shift);
 	if (fp_flow_key_format(&w->key, w->init_swapped, flow, sizeof(flow)) < 0)
 		snprintf(flow, sizeof(flow), "?");
 	snprintf(verdict, sizeof(verdict), "no model");

@@ -262,14 +262,16 @@ main(int argc, char **argv)
 	}
 	while ((ret = fpt_winread_next(&rd, &w, err, sizeof(err))) == 1) {
 		uint32_t n = augment(&aug, rd.recs, w.n_records, rd.done - 1, rd.window_us);
-		uint32_t packets = w.packets - (w.n_records - n);
+		/* each record left out by augmentation takes its 2^shift packets with it */
+		uint64_t gone = (uint64_t)(w.n_records - n) << w.shift;
+		uint32_t packets = gone < w.packets ? w.packets - (uint32_t)gone : 0;
 
 		/* flowpicd classifies a window only when it saw at least min_packets packets;
 		 * a window whose records all left (augmentation) has nothing to draw. */
 		if (packets < min_packets || (n == 0 && w.n_records != 0))
 			continue;
 		fp_flowpic_reset(pic);
-		fp_flowpic_add(pic, rd.recs, n);
+		fp_flowpic_add_weighted(pic, rd.recs, n, 1u << w.shift);
 		put_picture(&cells, &index, pic, norm, row++, (uint32_t)(rd.done - 1), packets);
 	}
 	if (ret < 0) {

@@ -150,7 +150,7 @@ main(int argc, char **argv)
 		if (w.packets < min_packets)
 			continue;
 		fp_flowpic_reset(pic);
-		fp_flowpic_add(pic, rd.recs, w.n_records);
+		fp_flowpic_add_weighted(pic, rd.recs, w.n_records, 1u << w.shift);
 		if (fp_infer_set_input(ctx, n, pic) < 0) {
 			fprintf(stderr, "fp-predict: cannot set input %u\n", n);
 			goto done;

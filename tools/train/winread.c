@@ -89,6 +89,12 @@ fpt_winread_next(struct fpt_winread *r, struct fpt_window *w, char *err, size_t 
 	w->index = get_u32(hdr + 48);
 	w->packets = get_u32(hdr + 52);
 	n = get_u32(hdr + 64);
+	w->shift = hdr[78];
+	if (w->shift > 31) {
+		snprintf(err, errlen, "%s: window %llu has record shift %u (at most 31)", r->path,
+			(unsigned long long)r->done, w->shift);
+		return -EINVAL;
+	}
 	if (n > FPT_MAX_RECORDS) {
 		snprintf(err, errlen, "%s: window %llu claims %u records (at most %u)", r->path,
 			(unsigned long long)r->done, n, FPT_MAX_RECORDS);

@@ -14,6 +14,7 @@ struct fpt_window {
 	uint32_t packets;	/**< packets in the window (recorded or not) */
 	uint32_t n_records;	/**< records that follow */
 	uint8_t proto;		/**< IP protocol */
+	uint8_t shift;		/**< each record stands for 2^shift packets (draw weight) */
 };
 
 /** An open .windows file being read window by window. */
@@ -38,7 +39,7 @@ fpt_winread_open(struct fpt_winread *r, const char *path, char *err, size_t errl
 /**
  * Read the next window: its header into w and its records into r->recs (valid until the next
  * call). Returns 1 when a window was read, 0 after the last one, or -EINVAL (file cut short,
- * record count above 2^24, data after the last window) / -ENOMEM with a message in err.
+ * record count above 2^24, record shift above 31, data after the last window) / -ENOMEM with a message in err.
  */
 int
 fpt_winread_next(struct fpt_winread *r, struct fpt_window *w, char *err, size_t errlen);
