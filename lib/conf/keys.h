@@ -58,7 +58,7 @@ X("flow.min_packets", U32, flow_min_packets, 1, 1000000, "10", NULL, NULL, \
 	"Windows with fewer packets are not classified (counted as unclassified)") \
 X("flow.table_size", U32, flow_table_size, 64, 67108864, "262144", NULL, NULL, \
 	"Flows each RX lcore can track at once") \
-X("flow.max_packets_per_window", U32, flow_max_packets, 16, 1048576, "4096", NULL, NULL, \
+X("flow.max_packets_per_window", U32, flow_max_packets, 16, 1048576, "16384", NULL, NULL, \
 	"Packet records kept per window; past it the records are thinned to every 2nd, 4th, ... packet, drawn with that weight") \
 X("flow.clock", ENUM, flow_clock, 0, 0, "auto", \
 	FP_CONF_ENUM_VALS({ "auto", FP_CONF_CLOCK_AUTO }, { "tsc", FP_CONF_CLOCK_TSC }, \

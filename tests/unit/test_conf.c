@@ -135,7 +135,7 @@ test_defaults(void)
 	FP_ASSERT_NEAR(c.flow_idle_other, 30.0, 0);
 	FP_ASSERT_EQ(c.flow_min_packets, 10);
 	FP_ASSERT_EQ(c.flow_table_size, 262144);
-	FP_ASSERT_EQ(c.flow_max_packets, 4096);
+	FP_ASSERT_EQ(c.flow_max_packets, 16384);
 	FP_ASSERT_EQ(c.flow_clock, FP_CONF_CLOCK_AUTO);
 	/* auto: the packet clock for capture replay, the TSC for anything else */
 	FP_ASSERT_EQ(fp_conf_clock_effective(&c), FP_CONF_CLOCK_PACKET);

@@ -18,7 +18,7 @@
  *   parse   copy + fp_pkt_parse() of each frame,
  *   table   copy + parse + fp_flow_table_add_burst() (index, entry, window record),
  * with the table sized and fed as bench_rx.py configures flowpicd (capacity 2 x flows, record
- * chunks 1.5 x flows + 4096, default 60-s windows and 4096 records per window, packet times
+ * chunks 1.5 x flows + 4096, default 60-s windows and 16384 records per window, packet times
  * advancing 0.1 us a packet, windows freed as soon as they are emitted). The differences between
  * lines are what parsing and the table cost per packet; no driver, mbuf or ring is involved, so
  * the figures isolate the code that flowpicd adds to a bare receive loop.
@@ -95,7 +95,7 @@ table_new(uint32_t n_flows, struct chunk_pool *cp)
 	tc.idle_us[FP_FLOW_CLASS_TCP] = 120000000;
 	tc.idle_us[FP_FLOW_CLASS_UDP] = 60000000;
 	tc.idle_us[FP_FLOW_CLASS_OTHER] = 30000000;
-	tc.max_records = 4096;
+	tc.max_records = 16384;
 	tc.ops = cp->ops;
 	t = fp_flow_table_create(&tc);
 	if (t == NULL) {

@@ -74,7 +74,7 @@ usage(FILE *f)
 		"  --idle-other S      idle timeout of other flows in seconds (default 30)\n"
 		"  --table-size N      most flows at once, rounded up to a power of two\n"
 		"                      (default 1048576, at most 67108864)\n"
-		"  --max-records N     packet records kept per window (default 4096, 1 .. 16777216)\n"
+		"  --max-records N     packet records kept per window (default 16384, 1 .. 16777216)\n"
 		"  --quiet             no summary on stderr\n"
 		"  --help              this text\n");
 }
@@ -140,7 +140,7 @@ parse_args(int argc, char **argv, struct fpx_opts *o)
 	o->idle_us[FP_FLOW_CLASS_UDP] = 60000000;
 	o->idle_us[FP_FLOW_CLASS_OTHER] = 30000000;
 	o->table_size = 1u << 20;
-	o->max_records = 4096;
+	o->max_records = 16384;
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':

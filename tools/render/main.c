@@ -656,7 +656,7 @@ fpr_read(struct fpr_run *run)
 	conf.idle_us[FP_FLOW_CLASS_TCP] = 120000000ull;
 	conf.idle_us[FP_FLOW_CLASS_UDP] = 60000000ull;
 	conf.idle_us[FP_FLOW_CLASS_OTHER] = 30000000ull;
-	conf.max_records = 4096;
+	conf.max_records = 16384;
 	conf.ops = run->ops;
 	t = fp_flow_table_create(&conf);
 	if (t == NULL) {
