@@ -84,11 +84,10 @@ def section(results, readme_dir):
            "windows), which `tools/train/experiments.sh N` uses by default, so anyone can "
            "rerun them from the repository; each row names its data digest and each result "
            "file (and model card) the command that made it, with the datasets it was given. "
-           "The shipped models are those trained on `lab-s2026` alone "
-           "(`tools/train/experiments.sh ship models/datasets/lab-s2026`): retrained with "
-           "`lab-s2027` added (2026-12-05), the 32x32 model had 93.8% on its test split but "
-           "classified 15 of 18 windows of the sample capture correctly, below the 90% the "
-           "accuracy test asks (the lab-s2026 model: 16 of 17), so it was not shipped.", ""]
+           "The shipped models are trained on all committed datasets "
+           "(`tools/train/experiments.sh ship`, whose default data they are), with windows "
+           "of up to 16384 records sampled past that as flowpicd draws them (docs/FLOWS.md, "
+           "docs/TRAINING.md \"Record cap and sampling\").", ""]
     ships = [r for r in rs if r["experiment"] == "ship"]
     if ships:
         out += ["### Shipped models", "",
