@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -83,6 +84,22 @@ def main(fp_extract):
           [(int(w["n_records"]), int(w["sampled_out"]), int(w["shift"])) for w in wf.windows],
           want)
     check("dataset: the capped windows passed the cap", min(x[2] for x in want) > 0, True)
+    # a cached extract is used while it is newer than the capture and fp-extract, and made
+    # again when fp-extract is newer (a rebuilt extractor may cut windows differently)
+    fpx = os.path.join(d, "fp-extract")
+    shutil.copy2(fp_extract, fpx)
+    cache = os.path.join(run, "v", dataset.cache_name(60, dataset.MAX_RECORDS))
+    dataset.build([run], os.path.join(d, "ds-c1"), fpx, 60)
+    os.utime(cache, (1e9, 1e9))
+    os.utime(fpx, (0.9e9, 0.9e9))
+    os.utime(os.path.join(run, "v", "capture.pcap"), (0.9e9, 0.9e9))
+    dataset.build([run], os.path.join(d, "ds-c2"), fpx, 60)
+    check("dataset: a cache newer than capture and fp-extract is reused",
+          os.path.getmtime(cache), 1e9)
+    os.utime(fpx, (1.1e9, 1.1e9))
+    dataset.build([run], os.path.join(d, "ds-c3"), fpx, 60)
+    check("dataset: a cache older than fp-extract is extracted again",
+          os.path.getmtime(cache) > 1.1e9, True)
     small = os.path.join(d, "ds-min")
     summary = dataset.build([run], small, fp_extract, 60, min_packets=61)
     check("dataset: min_packets drops short windows", summary["windows"]["plain"]["voip"], 0)
