@@ -42,9 +42,9 @@
  * So each record stands for 2^shift packets, the records keep covering the whole window, and
  * a picture drawn with weight 2^shift (fp_flowpic_add_weighted()) estimates the histogram of
  * all the packets. Thinning costs O(max_records) and happens log2(packets / max_records) times
- * per window at most. Packets not recorded this way count in packets and bytes (sampled_out),
- * shift stops at FP_WIN_SHIFT_MAX (later packets are then counted only). Records live in FP_FLOW_CHUNK_SIZE-byte
- * chunks from ops.alloc_chunk; the first chunk of a window holds the struct fp_window header
+ * per window at most. Packets not recorded this way count in packets and bytes (sampled_out);
+ * shift stops at FP_WIN_SHIFT_MAX (later packets are then counted only). Records live in
+ * FP_FLOW_CHUNK_SIZE-byte chunks from ops.alloc_chunk; the first chunk of a window holds the struct fp_window header
  * followed by FP_WIN_HEAD_RECS records, later ones a struct fp_rec_chunk header and
  * FP_CHUNK_RECS records. If the allocator returns NULL the packet is counted but not recorded
  * (window flag FP_WIN_F_NO_MEM, counter recs_no_mem), and so are the window's later packets
