@@ -187,17 +187,17 @@ static void
 fpd_settings_from_conf(struct fpd_app *app, const struct fp_conf *c)
 {
 	struct fpd_settings *s = &app->set;
+	struct fp_conf_flow f;
 
+	fp_conf_flow_settings(c, &f);
 	s->rx_desc = (uint16_t)c->rx_ring_size;
 	s->burst = (uint16_t)c->rx_burst;
 	s->clock_packet = fp_conf_clock_effective(c) == FP_CONF_CLOCK_PACKET;
-	s->window_us = (uint64_t)(c->flow_window * 1e6 + 0.5);
-	s->idle_us[0] = (uint64_t)(c->flow_idle_tcp * 1e6 + 0.5);
-	s->idle_us[1] = (uint64_t)(c->flow_idle_udp * 1e6 + 0.5);
-	s->idle_us[2] = (uint64_t)(c->flow_idle_other * 1e6 + 0.5);
+	s->window_us = f.window_us;
+	memcpy(s->idle_us, f.idle_us, sizeof(s->idle_us));
 	s->min_packets = c->flow_min_packets;
 	s->table_size = c->flow_table_size;
-	s->max_recs = c->flow_max_packets;
+	s->max_recs = f.max_records;
 	s->batch = c->model_batch;
 	s->confidence = (float)c->model_confidence;
 	s->ring_windows = c->rings_windows;

@@ -193,6 +193,29 @@ fp_conf_defaults(struct fp_conf *c)
 	return 0;
 }
 
+void
+fp_conf_flow_settings(const struct fp_conf *c, struct fp_conf_flow *f)
+{
+	f->window_us = (uint64_t)(c->flow_window * 1e6 + 0.5);
+	f->idle_us[0] = (uint64_t)(c->flow_idle_tcp * 1e6 + 0.5);
+	f->idle_us[1] = (uint64_t)(c->flow_idle_udp * 1e6 + 0.5);
+	f->idle_us[2] = (uint64_t)(c->flow_idle_other * 1e6 + 0.5);
+	f->max_records = c->flow_max_packets;
+}
+
+int
+fp_conf_flow_defaults(struct fp_conf_flow *f)
+{
+	struct fp_conf c;
+	int ret = fp_conf_defaults(&c);
+
+	if (ret != 0)
+		return ret;
+	fp_conf_flow_settings(&c, f);
+	fp_conf_free(&c);
+	return 0;
+}
+
 static int
 strv_dup(struct fp_conf_strv *dst, const struct fp_conf_strv *src)
 {

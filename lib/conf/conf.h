@@ -135,6 +135,24 @@ struct fp_conf_err {
 int
 fp_conf_defaults(struct fp_conf *c);
 
+/** The flow table settings of a configuration, in the units lib/flow takes. */
+struct fp_conf_flow {
+	uint64_t window_us;	/**< flow.window */
+	uint64_t idle_us[3];	/**< flow.idle_timeout.tcp, .udp, .other (lib/flow's class order) */
+	uint32_t max_records;	/**< flow.max_packets_per_window */
+};
+
+/** The flow table settings of c (seconds rounded to microseconds). */
+void
+fp_conf_flow_settings(const struct fp_conf *c, struct fp_conf_flow *f);
+
+/**
+ * The flow table settings flowpicd runs with by default, for tools that cut windows as it
+ * does (fp-extract, flowpic-render, bench_flow). Returns 0, or -ENOMEM.
+ */
+int
+fp_conf_flow_defaults(struct fp_conf_flow *f);
+
 /** Free the strings and lists of c and zero it; NULL is a no-op. */
 void
 fp_conf_free(struct fp_conf *c);

@@ -65,6 +65,13 @@ window_sample_out(struct fp_flow_table *t, struct flow_entry *e, uint32_t n)
 	t->cnt.recs_sampled_out += n;
 }
 
+/* Whether the packet of index idx in the window falls on the sampling stride 2^shift. */
+static inline int
+window_due(const struct flow_entry *e, uint32_t idx)
+{
+	return (idx & ((1u << e->shift) - 1)) == 0;
+}
+
 /*
  * Halve a full window's records: keep positions 0, 2, 4, ... (packet indices that are
  * multiples of 2^(shift + 1)), compacting them in place towards the head, free the chunks left
@@ -120,20 +127,12 @@ flow_window_record(struct fp_flow_table *t, struct flow_entry *e, const struct f
 
 	e->packets += e->packets != UINT32_MAX;	/* saturates: ~1.2 Mpps for an hour */
 	e->bytes += m->frame_len;
-	if (idx & ((1u << e->shift) - 1)) {
+	/* a packet due at the stride into a full window thins it first (the stride doubles) */
+	if (window_due(e, idx) && e->n_records >= t->max_records && e->shift < FP_WIN_SHIFT_MAX)
+		window_thin(t, e);
+	if (!window_due(e, idx) || e->n_records >= t->max_records) {
 		window_sample_out(t, e, 1);
 		return;
-	}
-	if (e->n_records >= t->max_records) {
-		if (e->shift >= FP_WIN_SHIFT_MAX) {
-			window_sample_out(t, e, 1);
-			return;
-		}
-		window_thin(t, e);
-		if (idx & ((1u << e->shift) - 1)) {
-			window_sample_out(t, e, 1);
-			return;
-		}
 	}
 	if (e->flags & FP_WIN_F_NO_MEM) {
 		/* the allocator failed earlier in this window: no holes, no retry per packet */

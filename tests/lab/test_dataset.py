@@ -79,7 +79,8 @@ def main(fp_extract):
         k = 0
         while -(-n // (1 << k)) > 25:
             k += 1
-        want.append((-(-n // (1 << k)), n - -(-n // (1 << k)), k))
+        kept = -(-n // (1 << k))        # ceil(n / 2^k)
+        want.append((kept, n - kept, k))
     check("dataset: max_records caps the records, the windows are sampled",
           [(int(w["n_records"]), int(w["sampled_out"]), int(w["shift"])) for w in wf.windows],
           want)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf.h"
 #include "flow.h"
 #include "pkt.h"
 
@@ -18,7 +19,7 @@
  *   parse   copy + fp_pkt_parse() of each frame,
  *   table   copy + parse + fp_flow_table_add_burst() (index, entry, window record),
  * with the table sized and fed as bench_rx.py configures flowpicd (capacity 2 x flows, record
- * chunks 1.5 x flows + 4096, default 60-s windows and 16384 records per window, packet times
+ * chunks 1.5 x flows + 4096, flowpicd's default window, idle timeouts and record cap, packet times
  * advancing 0.1 us a packet, windows freed as soon as they are emitted). The differences between
  * lines are what parsing and the table cost per packet; no driver, mbuf or ring is involved, so
  * the figures isolate the code that flowpicd adds to a bare receive loop.
@@ -71,13 +72,14 @@ table_new(uint32_t n_flows, struct chunk_pool *cp)
 {
 	uint32_t chunks = n_flows + n_flows / 2 + 4096, cap = 64, i;
 	struct fp_flow_table_conf tc;
+	struct fp_conf_flow def;
 	struct fp_flow_table *t;
 
 	while (cap < 2 * n_flows)
 		cap <<= 1;
 	cp->mem = aligned_alloc(64, (size_t)chunks * FP_FLOW_CHUNK_SIZE);
 	cp->free = malloc((size_t)chunks * sizeof(*cp->free));
-	if (cp->mem == NULL || cp->free == NULL) {
+	if (cp->mem == NULL || cp->free == NULL || fp_conf_flow_defaults(&def) != 0) {
 		fprintf(stderr, "bench_flow: out of memory\n");
 		exit(1);
 	}
@@ -91,11 +93,9 @@ table_new(uint32_t n_flows, struct chunk_pool *cp)
 	cp->ops.ctx = cp;
 	memset(&tc, 0, sizeof(tc));
 	tc.capacity = cap;
-	tc.window_us = 60000000;
-	tc.idle_us[FP_FLOW_CLASS_TCP] = 120000000;
-	tc.idle_us[FP_FLOW_CLASS_UDP] = 60000000;
-	tc.idle_us[FP_FLOW_CLASS_OTHER] = 30000000;
-	tc.max_records = 16384;
+	tc.window_us = def.window_us;
+	memcpy(tc.idle_us, def.idle_us, sizeof(tc.idle_us));
+	tc.max_records = def.max_records;
 	tc.ops = cp->ops;
 	t = fp_flow_table_create(&tc);
 	if (t == NULL) {

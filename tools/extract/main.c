@@ -8,6 +8,7 @@
 
 #include <pcap/pcap.h>
 
+#include "conf.h"
 #include "extract.h"
 
 #define FPX_SWEEP_EVERY_US 1000000ull
@@ -131,16 +132,20 @@ parse_args(int argc, char **argv, struct fpx_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct fp_conf_flow def;
 	uint64_t v;
 	int c, rc = 0;
 
 	memset(o, 0, sizeof(*o));
-	o->window_us = 60000000;
-	o->idle_us[FP_FLOW_CLASS_TCP] = 120000000;
-	o->idle_us[FP_FLOW_CLASS_UDP] = 60000000;
-	o->idle_us[FP_FLOW_CLASS_OTHER] = 30000000;
+	/* flowpicd's defaults, from its configuration table */
+	if (fp_conf_flow_defaults(&def) != 0) {
+		fprintf(stderr, "fp-extract: out of memory\n");
+		return -ENOMEM;
+	}
+	o->window_us = def.window_us;
+	memcpy(o->idle_us, def.idle_us, sizeof(o->idle_us));
 	o->table_size = 1u << 20;
-	o->max_records = 16384;
+	o->max_records = def.max_records;
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':

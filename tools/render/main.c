@@ -11,6 +11,7 @@
 
 #include <pcap/pcap.h>
 
+#include "conf.h"
 #include "extract.h"
 #include "flowpic.h"
 #include "infer.h"
@@ -627,6 +628,7 @@ fpr_read(struct fpr_run *run)
 	const struct fpr_opts *o = run->o;
 	char errbuf[PCAP_ERRBUF_SIZE];
 	struct fp_flow_table_conf conf;
+	struct fp_conf_flow def;
 	struct fp_flow_table *t;
 	struct pcap_pkthdr *h;
 	const u_char *data;
@@ -635,6 +637,10 @@ fpr_read(struct fpr_run *run)
 	pcap_t *p;
 	int dlt, rc;
 
+	if (fp_conf_flow_defaults(&def) != 0) {
+		fprintf(stderr, "flowpic-render: out of memory\n");
+		return -ENOMEM;
+	}
 	p = pcap_open_offline_with_tstamp_precision(o->pcap, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 	if (p == NULL) {
 		fprintf(stderr, "flowpic-render: %s: %s\n", o->pcap, errbuf);
@@ -653,10 +659,9 @@ fpr_read(struct fpr_run *run)
 	memset(&conf, 0, sizeof(conf));
 	conf.capacity = 1u << 16;
 	conf.window_us = fp_flowpic_window_us(run->pic);
-	conf.idle_us[FP_FLOW_CLASS_TCP] = 120000000ull;
-	conf.idle_us[FP_FLOW_CLASS_UDP] = 60000000ull;
-	conf.idle_us[FP_FLOW_CLASS_OTHER] = 30000000ull;
-	conf.max_records = 16384;
+	/* flowpicd's default idle timeouts and record cap; the window is the model's */
+	memcpy(conf.idle_us, def.idle_us, sizeof(conf.idle_us));
+	conf.max_records = def.max_records;
 	conf.ops = run->ops;
 	t = fp_flow_table_create(&conf);
 	if (t == NULL) {

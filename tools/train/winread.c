@@ -11,6 +11,7 @@
 #define FPT_WIN_HDR 80
 #define FPT_MAX_RECORDS (1u << 24)
 #define FPT_MAX_WINDOW_US 3600000000ull
+#define FPT_MAX_SHIFT 31u	/* lib/flow's FP_WIN_SHIFT_MAX */
 
 static uint16_t
 get_u16(const uint8_t *p)
@@ -90,9 +91,9 @@ fpt_winread_next(struct fpt_winread *r, struct fpt_window *w, char *err, size_t 
 	w->packets = get_u32(hdr + 52);
 	n = get_u32(hdr + 64);
 	w->shift = hdr[78];
-	if (w->shift > 31) {
-		snprintf(err, errlen, "%s: window %llu has record shift %u (at most 31)", r->path,
-			(unsigned long long)r->done, w->shift);
+	if (w->shift > FPT_MAX_SHIFT) {
+		snprintf(err, errlen, "%s: window %llu has record shift %u (at most %u)", r->path,
+			(unsigned long long)r->done, w->shift, FPT_MAX_SHIFT);
 		return -EINVAL;
 	}
 	if (n > FPT_MAX_RECORDS) {
