@@ -258,6 +258,10 @@ fpd_metrics_render(const struct fpd_snapshot *s, size_t *len)
 	fpd_family(&b, "flowpic_finished", "gauge",
 		"1 once the data path has stopped (end of a capture): counters are final.");
 	fpd_buf_printf(&b, "flowpic_finished %d\n", s->finished);
+	fpd_family(&b, "flowpic_window_seconds", "gauge",
+		"Length of a flow window (flow.window). A category counter grows by a whole window's "
+		"traffic when its verdict arrives: take its rate over two windows or more.");
+	fpd_buf_printf(&b, "flowpic_window_seconds %.6g\n", s->window_s);
 	fpd_render_categories(&b, s);
 	fpd_render_rx(&b, s);
 	fpd_family(&b, "flowpic_flows_active", "gauge", "Flows open in the RX flow tables.");

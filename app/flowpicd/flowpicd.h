@@ -32,6 +32,7 @@ extern int fpd_logtype;
 #define FPD_MAX_WORKERS 64
 #define FPD_MAX_CATEGORIES (256 + 3)
 #define FPD_LAT_BUCKETS 16
+#define FPD_RATE_POINTS 64		/* history kept for category rates */
 
 /* Settings the pipeline reads, taken from the configuration once at start. */
 struct fpd_settings {
@@ -189,6 +190,13 @@ struct fpd_app {
 	uint64_t start_tsc;
 	/* published counter snapshots (snapshot.c) */
 	struct fpd_snapshot snap[2];
+	/* category counters at earlier snapshots, for rates over rate_span_s (snapshot.c) */
+	double rate_span_s;
+	struct fpd_rate_point {
+		double t;
+		uint64_t packets[FPD_MAX_CATEGORIES], bytes[FPD_MAX_CATEGORIES];
+	} rate_hist[FPD_RATE_POINTS];
+	unsigned int rate_head, rate_n;
 	_Atomic uint64_t snap_seq;
 	_Atomic uint64_t snap_writing;
 	_Atomic int stop;			/* set by a signal: stop RX, flush */

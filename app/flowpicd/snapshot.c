@@ -10,13 +10,64 @@
 #include "flowpicd.h"
 #include "snapshot.h"
 
+/*
+ * Category counters move only when a verdict arrives, by a whole window's packets at once, so
+ * their rate over one stats interval swings between 0 and several times the real one. Their
+ * rates are taken over app->rate_span_s instead (two windows, at least one interval), against
+ * the newest kept point at least that old. A point is kept at most every span / (points - 2)
+ * seconds, so the ring always reaches back a whole span once the run is that old; before that
+ * the reference is the zero point at start.
+ */
+static const struct fpd_rate_point *
+fpd_rate_ref(const struct fpd_app *app, double now)
+{
+	const struct fpd_rate_point *ref = NULL;
+	unsigned int k;
+
+	for (k = 0; k < app->rate_n; k++) {
+		const struct fpd_rate_point *p =
+			&app->rate_hist[(app->rate_head + FPD_RATE_POINTS - app->rate_n + k) %
+				FPD_RATE_POINTS];
+
+		if (ref == NULL || p->t <= now - app->rate_span_s)
+			ref = p;
+		else
+			break;
+	}
+	return ref;
+}
+
+static void
+fpd_rate_keep(struct fpd_app *app, double now, const struct fpd_cat_counters *cats)
+{
+	const struct fpd_rate_point *last;
+	struct fpd_rate_point *p;
+	unsigned int i;
+
+	if (app->rate_n > 0) {
+		last = &app->rate_hist[(app->rate_head + FPD_RATE_POINTS - 1) % FPD_RATE_POINTS];
+		if (now - last->t < app->rate_span_s / (FPD_RATE_POINTS - 2))
+			return;
+	}
+	p = &app->rate_hist[app->rate_head];
+	p->t = now;
+	for (i = 0; i < app->n_cats; i++) {
+		p->packets[i] = cats != NULL ? cats[i].packets : 0;
+		p->bytes[i] = cats != NULL ? cats[i].bytes : 0;
+	}
+	app->rate_head = (app->rate_head + 1) % FPD_RATE_POINTS;
+	if (app->rate_n < FPD_RATE_POINTS)
+		app->rate_n++;
+}
+
 static void
 fpd_snapshot_build(struct fpd_app *app, struct fpd_snapshot *s, const struct fpd_snapshot *prev,
 		int finished)
 {
 	struct fpd_cat_counters cats[FPD_MAX_CATEGORIES];
 	uint64_t now = rte_get_tsc_cycles(), rx_packets, rx_bytes;
-	double dt;
+	const struct fpd_rate_point *ref;
+	double dt, cat_dt;
 	unsigned int i, r, w;
 
 	memset(s, 0, offsetof(struct fpd_snapshot, cat));
@@ -48,16 +99,23 @@ fpd_snapshot_build(struct fpd_app *app, struct fpd_snapshot *s, const struct fpd
 		}
 	}
 	s->n_cats = app->n_cats;
+	if (app->rate_n == 0)
+		fpd_rate_keep(app, 0.0, NULL);
+	ref = fpd_rate_ref(app, s->uptime_s);
+	cat_dt = s->uptime_s - ref->t;
+	s->cat_rate_span_s = cat_dt;
+	s->window_s = 1e-6 * (double)app->set.window_us;
 	for (i = 0; i < app->n_cats; i++) {
 		s->cat[i].packets = cats[i].packets;
 		s->cat[i].bytes = cats[i].bytes;
 		s->cat[i].flows = cats[i].flows;
 		s->cat[i].windows = cats[i].windows;
-		if (dt > 0) {
-			s->cat[i].packets_rate = (double)(cats[i].packets - prev->cat[i].packets) / dt;
-			s->cat[i].bits_rate = 8.0 * (double)(cats[i].bytes - prev->cat[i].bytes) / dt;
+		if (cat_dt > 0) {
+			s->cat[i].packets_rate = (double)(cats[i].packets - ref->packets[i]) / cat_dt;
+			s->cat[i].bits_rate = 8.0 * (double)(cats[i].bytes - ref->bytes[i]) / cat_dt;
 		}
 	}
+	fpd_rate_keep(app, s->uptime_s, cats);
 	if (dt > 0) {
 		s->rx_packets_rate = (double)(s->rx_packets - prev->rx_packets) / dt;
 		s->rx_bits_rate = 8.0 * (double)(s->rx_bytes - prev->rx_bytes) / dt;

@@ -29,7 +29,8 @@ struct fpd_snap_queue {
 
 /**
  * Everything an exporter shows, as of one pass of the stats lcore. Counters are cumulative
- * since start (monotonic); *_rate fields are per second over the last interval.
+ * since start (monotonic); rx_*_rate fields are per second over the last interval, the
+ * categories' over the last cat_rate_span_s (see fpd_snapshot_publish()).
  *
  * The RX and worker counters are read while those lcores run, so a live snapshot is not one
  * instant of the whole pipeline, but it keeps one promise exactly: the categories never hold
@@ -44,7 +45,9 @@ struct fpd_snap_queue {
 struct fpd_snapshot {
 	uint64_t seq;			/**< publication number, 1 for the first */
 	double uptime_s;		/**< seconds since the data path started */
-	double interval_s;		/**< span of the rates */
+	double interval_s;		/**< span of the rx rates */
+	double cat_rate_span_s;		/**< span of the category rates */
+	double window_s;		/**< flow.window, seconds */
 	uint32_t n_cats;
 	struct {
 		uint64_t packets, bytes, flows, windows;

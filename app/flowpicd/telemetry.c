@@ -79,8 +79,9 @@ fpd_tel_array(enum rte_tel_value_type t)
 
 /*
  * /flowpic/categories: one column per counter, row i is category names[i]: cumulative packets,
- * bytes, flows, windows; bits_per_s and packets_per_s over the last stats interval (0 once the
- * data path has finished: nothing flows any more); share of the bytes since start.
+ * bytes, flows, windows; bits_per_s and packets_per_s over the last rate_span_s seconds (two
+ * windows, 0 once the data path has finished: nothing flows any more); share of the bytes
+ * since start.
  */
 static int
 fpd_tel_categories(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -132,6 +133,7 @@ fpd_tel_categories(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_container(d, "bits_per_s", bps, 0);
 	rte_tel_data_add_dict_container(d, "packets_per_s", pps, 0);
 	rte_tel_data_add_dict_container(d, "share", share, 0);
+	fpd_tel_dict_double(d, "rate_span_s", s->cat_rate_span_s);
 	free(s);
 	return 0;
 }

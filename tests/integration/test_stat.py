@@ -172,11 +172,17 @@ def test_live_rates(ctx):
         if own <= 0 or not (0.3 * own <= got <= 3.0 * own):
             raise fptest.Failure("--url: categories %.0f bit/s, counters grow %.0f bit/s" % (
                 got, own))
-        # sampled over 2 s as --url is: the verdicts of 1-s windows arrive in bursts, and a
-        # 1-s sample on a loaded machine can fall between two of them
-        p = stat("--telemetry", sock, "--once", "--json", "--interval", "2")
+        # flowpicd's own category rates span two windows (2 s here), not one stats interval
+        # (1 s): the verdicts of 1-s windows arrive in bursts, and one interval on a loaded
+        # machine can fall between two of them
+        p = stat("--telemetry", sock, "--once", "--json")
         fptest.eq(p.returncode, 0, "flowpic-stat --telemetry exit status: " + p.stderr)
-        tel = sum(c["bits_per_s"] for c in json.loads(p.stdout)["categories"])
+        t = json.loads(p.stdout)
+        # against the newest stats pass (1 s apart) at least 2 s old, not the start of the run
+        if not 2.0 <= t["rate_span_s"] < min(4.5, t["uptime_s"] - 1.0):
+            raise fptest.Failure("--telemetry: rates over %r s at uptime %r s, not over the "
+                                 "last two 1-s windows" % (t["rate_span_s"], t["uptime_s"]))
+        tel = sum(c["bits_per_s"] for c in t["categories"])
         if not (0.3 * own <= tel <= 3.0 * own):
             raise fptest.Failure("--telemetry: categories %.0f bit/s, counters grow %.0f "
                                  "bit/s" % (tel, own))
@@ -186,6 +192,12 @@ def test_live_rates(ctx):
             lambda sc: sc if re.search(r"[0-9.]+ [kMG]bit/s", sc) else None)(tm.screen()),
             timeout=20)
         fptest.contains(screen, " live", "state line of a live run")
+
+        # category rates on the screen reach back two windows of its own reads (0.5 s apart)
+        def two_windows():
+            m = re.search(r"rates over the last ([0-9.]+) s", tm.screen())
+            return m is not None and 2.0 <= float(m.group(1)) < 3.5
+        opsrun.wait_for("screen rates over two 1-s windows", two_windows, timeout=20)
     finally:
         if tm is not None:
             tm.close()
