@@ -144,12 +144,18 @@ print(n)"
 R1="$WORK/plain"
 "$LAB/run.sh" --seed 5 --out "$R1" --content "$WORK/content" --tag "$TAG" --quiet \
 	--duration 40 --min-session 30 --max-session 30 --stagger 1 --vpn-share 0 \
-	--slots voip=1,chat=1,file_transfer=1 --apps ffmpeg-srtp,irc-ngircd,curl-https \
+	--slots voip=1,chat=2,browsing=1,file_transfer=1 \
+	--apps ffmpeg-srtp,irc-ngircd,mqtt-mosquitto,webkitgtk,curl-https \
 	> "$WORK/run1.log" 2>&1
 check "plain run exits 0" [ $? = 0 ]
-verify_run "$R1" 3
+verify_run "$R1" 5
 check "plain voip flow (ffmpeg-srtp, udp)" [ "$(app_flows "$R1" voip ffmpeg-srtp False)" -ge 1 ]
+# seed 5 gives chat slot 1 its second application and slot 2 its first: one session of each
 check "plain chat flows (irc-ngircd, 2 clients)" [ "$(app_flows "$R1" chat irc-ngircd False)" = 2 ]
+check "plain chat flows (mqtt-mosquitto, 2 clients)" \
+	[ "$(app_flows "$R1" chat mqtt-mosquitto False)" = 2 ]
+check "plain browsing flow (webkitgtk, https)" \
+	[ "$(app_flows "$R1" browsing webkitgtk False)" -ge 1 ]
 check "plain file_transfer flow (curl-https)" \
 	[ "$(app_flows "$R1" file_transfer curl-https False)" -ge 1 ]
 

@@ -1,4 +1,4 @@
-# browsing applications: headless Chromium and Firefox visiting a web corpus served by nginx over HTTPS.
+# browsing applications: Chromium, Firefox and WebKitGTK visiting a web corpus served by nginx over HTTPS.
 import os
 
 import content
@@ -38,4 +38,10 @@ class Firefox(_Browser):
     browser = "firefox"
 
 
-APPS = [Chromium(), Firefox()]
+class WebKitGtk(_Browser):
+    """WebKitGTK, the engine of GNOME Web (Epiphany), in a window on an Xvfb display."""
+    name = "webkitgtk"
+    browser = "webkit"
+
+
+APPS = [Chromium(), Firefox(), WebKitGtk()]

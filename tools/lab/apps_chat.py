@@ -1,4 +1,4 @@
-# chat applications: Prosody XMPP (STARTTLS) with slixmpp clients, ngIRCd IRC over TLS.
+# chat applications: Prosody XMPP (STARTTLS) with slixmpp clients, ngIRCd IRC over TLS, Mosquitto MQTT over TLS.
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,6 +39,17 @@ NGIRCD_CONF = """[Global]
     CertFile = {crt}
     KeyFile = {key}
     Ports = 6697
+"""
+
+
+MOSQUITTO_CONF = """pid_file {d}/mosquitto.pid
+user root
+persistence false
+log_dest file {d}/mosquitto.log
+listener 8883
+certfile {crt}
+keyfile {key}
+allow_anonymous true
 """
 
 
@@ -99,4 +110,29 @@ class IrcChat(_Chat):
                    "irc-clients", client=True)
 
 
-APPS = [XmppChat(), IrcChat()]
+class MqttChat(_Chat):
+    """Mosquitto broker with TLS on 8883, two messenger clients (paho): QoS 1 messages to each
+    other's inbox topics, typing notices, delivery receipts, retained presence, as messengers
+    built on MQTT do."""
+    name = "mqtt-mosquitto"
+
+    def ports(self, sess):
+        return [("tcp", 8883)]
+
+    def start(self, sess):
+        d = sess.path("mosquitto")
+        os.makedirs(d, exist_ok=True)
+        key, crt = sess.cert()
+        conf = os.path.join(d, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(MOSQUITTO_CONF.format(d=d, key=key, crt=crt))
+        sess.spawn("s", ["mosquitto", "-c", conf], "mosquitto")
+        if not sess.wait_listen(8883):
+            raise RuntimeError("mosquitto did not start")
+        sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", "mqtt_chat.py"),
+                         "--host", sess.server_ip, "--seed", str(sess.params["seed"]),
+                         "--keepalive", str(sess.params["ping_s"])],
+                   "mqtt-clients", client=True)
+
+
+APPS = [XmppChat(), IrcChat(), MqttChat()]

@@ -1,4 +1,4 @@
-# Drives a real headless browser (Chromium over CDP, Firefox over WebDriver BiDi) through a web corpus with think times.
+# Drives a real browser (headless Chromium over CDP, Firefox over WebDriver BiDi, WebKitGTK under Xvfb) through a web corpus with think times.
 import argparse
 import json
 import os
@@ -124,9 +124,38 @@ class Bidi:
         self.proc.terminate()
 
 
+class WebKit:
+    """WebKitGTK (Epiphany's engine) in an Xvfb display, told each URL on its stdin."""
+
+    def __init__(self, profile, port):
+        env = dict(os.environ, WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS="1",
+                   WEBKIT_DISABLE_COMPOSITING_MODE="1", LIBGL_ALWAYS_SOFTWARE="1",
+                   NO_AT_BRIDGE="1", GDK_BACKEND="x11")
+        self.proc = subprocess.Popen([
+            "xvfb-run", "-a", "-s", "-screen 0 1280x900x24", "/usr/bin/python3",
+            os.path.join(os.path.dirname(os.path.abspath(__file__)), "webkit_view.py"),
+            "--profile", profile], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+    def visit(self, url):
+        if self.proc.poll() is not None:
+            raise RuntimeError("webkit view exited with status %s" % self.proc.returncode)
+        self.proc.stdin.write((url + "\n").encode())
+        self.proc.stdin.flush()
+
+    def close(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+BROWSERS = {"chromium": Cdp, "firefox": Bidi, "webkit": WebKit}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--browser", choices=["chromium", "firefox"], required=True)
+    ap.add_argument("--browser", choices=sorted(BROWSERS), required=True)
     ap.add_argument("--host", required=True)
     ap.add_argument("--profile", required=True)
     ap.add_argument("--pages", type=int, default=60)
@@ -136,7 +165,7 @@ def main():
     a = ap.parse_args()
     rng = random.Random(a.seed)
     shutil.rmtree(a.profile, ignore_errors=True)
-    b = Cdp(a.profile, a.port) if a.browser == "chromium" else Bidi(a.profile, a.port)
+    b = BROWSERS[a.browser](a.profile, a.port)
 
     def stop(signum, frame):
         b.close()
