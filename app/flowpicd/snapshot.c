@@ -110,10 +110,10 @@ fpd_snapshot_build(struct fpd_app *app, struct fpd_snapshot *s, const struct fpd
 		s->cat[i].bytes = cats[i].bytes;
 		s->cat[i].flows = cats[i].flows;
 		s->cat[i].windows = cats[i].windows;
-		if (cat_dt > 0) {
-			s->cat[i].packets_rate = (double)(cats[i].packets - ref->packets[i]) / cat_dt;
-			s->cat[i].bits_rate = 8.0 * (double)(cats[i].bytes - ref->bytes[i]) / cat_dt;
-		}
+		s->cat[i].packets_rate = cat_dt > 0 ?
+			(double)(cats[i].packets - ref->packets[i]) / cat_dt : 0.0;
+		s->cat[i].bits_rate = cat_dt > 0 ?
+			8.0 * (double)(cats[i].bytes - ref->bytes[i]) / cat_dt : 0.0;
 	}
 	fpd_rate_keep(app, s->uptime_s, cats);
 	if (dt > 0) {
