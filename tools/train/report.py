@@ -97,7 +97,9 @@ def section(results, readme_dir):
                 "models/flowpic-64.fpm` or `models/flowpic-1500.fpm` selects another. Each has "
                 "its model card beside it (`models/flowpic-R.md`). They are trained on plain "
                 "and VPN windows of the lab, without the sessions cut into the sample capture "
-                "(`models/samples/`), so the accuracy test replays traffic they never saw.", "",
+                "(`models/samples/`), so the accuracy test replays traffic they never saw, and "
+                "(32 and 64) also on each window shifted back by 15, 30 and 45 s, as the partial "
+                "last windows of flows that end early (docs/TRAINING.md).", "",
                 "| model | accuracy (test windows) | weights | file size | training time | card |",
                 "| --- | --- | --- | --- | --- | --- |"]
         for r in sorted(ships, key=lambda r: r["resolution"]):
