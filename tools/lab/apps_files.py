@@ -1,4 +1,4 @@
-# file_transfer applications: scp/sftp and rsync over OpenSSH, curl up/downloads over HTTPS.
+# file_transfer applications: scp/sftp and rsync over OpenSSH, curl up/downloads and aria2 segmented downloads over HTTPS.
 import os
 import shlex
 
@@ -108,4 +108,32 @@ class Curl(_Transfer):
         return shlex.join(args) + "; rm -f %s/*" % shlex.quote(sess.path("nginx", "uploads"))
 
 
-APPS = [Scp(), Rsync(), Curl()]
+class Aria2(_Transfer):
+    """aria2c segmented HTTPS downloads from nginx: each file over 2-8 parallel connections
+    (download managers and package tools work this way), optional overall rate limit. aria2
+    does not upload over HTTP, so every step is a download."""
+    name = "aria2-https"
+
+    def draw(self, rng, duration):
+        p = super().draw(rng, duration)
+        p["connections"] = rng.choice([2, 4, 8])
+        return p
+
+    def ports(self, sess):
+        return [("tcp", 443)]
+
+    def prepare(self, sess):
+        servers.start_nginx(sess, sess.run.content)
+
+    def command(self, sess, st, files, i):
+        n = sess.params["connections"]
+        lim = (["--max-overall-download-limit=%dK" % (sess.params["limit_kbit"] // 8)]
+               if sess.params["limit_kbit"] else [])
+        args = ["aria2c", "-q", "--check-certificate=false", "--file-allocation=none",
+                "--allow-overwrite=true", "--auto-file-renaming=false", "-x", str(n),
+                "-s", str(n), "-k", "1M", "-d", "dl", "-o", "f%d" % i] + lim + [
+                "https://%s/files/%s" % (sess.server_ip, st["file"])]
+        return shlex.join(args)
+
+
+APPS = [Scp(), Rsync(), Curl(), Aria2()]
