@@ -190,8 +190,7 @@ struct fpd_app {
 	uint64_t start_tsc;
 	/* published counter snapshots (snapshot.c) */
 	struct fpd_snapshot snap[2];
-	/* category counters at earlier snapshots, for rates over rate_span_s (snapshot.c) */
-	double rate_span_s;
+	/* category counters at earlier snapshots, for rates over two windows (snapshot.c) */
 	struct fpd_rate_point {
 		double t;
 		uint64_t packets[FPD_MAX_CATEGORIES], bytes[FPD_MAX_CATEGORIES];

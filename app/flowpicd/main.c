@@ -208,8 +208,6 @@ fpd_settings_from_conf(struct fpd_app *app, const struct fp_conf *c)
 	s->stats_interval = c->stats_interval;
 	s->summary_interval = c->log_summary_interval;
 	s->promiscuous = c->rx_promiscuous;
-	/* category rates over two windows: verdicts credit a window's bytes at once */
-	app->rate_span_s = RTE_MAX(s->stats_interval, 2e-6 * (double)s->window_us);
 }
 
 /*

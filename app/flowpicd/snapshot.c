@@ -13,11 +13,17 @@
 /*
  * Category counters move only when a verdict arrives, by a whole window's packets at once, so
  * their rate over one stats interval swings between 0 and several times the real one. Their
- * rates are taken over app->rate_span_s instead (two windows, at least one interval), against
+ * rates are taken over fpd_rate_span() instead (two windows, at least one interval), against
  * the newest kept point at least that old. A point is kept at most every span / (points - 2)
  * seconds, so the ring always reaches back a whole span once the run is that old; before that
  * the reference is the zero point at start.
  */
+static double
+fpd_rate_span(const struct fpd_app *app)
+{
+	return RTE_MAX(app->set.stats_interval, 2e-6 * (double)app->set.window_us);
+}
+
 static const struct fpd_rate_point *
 fpd_rate_ref(const struct fpd_app *app, double now)
 {
@@ -29,7 +35,7 @@ fpd_rate_ref(const struct fpd_app *app, double now)
 			&app->rate_hist[(app->rate_head + FPD_RATE_POINTS - app->rate_n + k) %
 				FPD_RATE_POINTS];
 
-		if (ref == NULL || p->t <= now - app->rate_span_s)
+		if (ref == NULL || p->t <= now - fpd_rate_span(app))
 			ref = p;
 		else
 			break;
@@ -46,7 +52,7 @@ fpd_rate_keep(struct fpd_app *app, double now, const struct fpd_cat_counters *ca
 
 	if (app->rate_n > 0) {
 		last = &app->rate_hist[(app->rate_head + FPD_RATE_POINTS - 1) % FPD_RATE_POINTS];
-		if (now - last->t < app->rate_span_s / (FPD_RATE_POINTS - 2))
+		if (now - last->t < fpd_rate_span(app) / (FPD_RATE_POINTS - 2))
 			return;
 	}
 	p = &app->rate_hist[app->rate_head];

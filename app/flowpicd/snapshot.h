@@ -30,7 +30,7 @@ struct fpd_snap_queue {
 /**
  * Everything an exporter shows, as of one pass of the stats lcore. Counters are cumulative
  * since start (monotonic); rx_*_rate fields are per second over the last interval, the
- * categories' over the last cat_rate_span_s (see fpd_snapshot_publish()).
+ * categories' over the last cat_rate_span_s (two windows, see snapshot.c).
  *
  * The RX and worker counters are read while those lcores run, so a live snapshot is not one
  * instant of the whole pipeline, but it keeps one promise exactly: the categories never hold

@@ -60,6 +60,23 @@ class _Chat:
         return {"seed": rng.randrange(1 << 30), "ping_s": rng.choice([45, 60, 90]),
                 "link_kbit": rng.choice([None, 1000, 5000])}
 
+    def serve(self, sess, server, conf_name, template, argv, port, client, extra=()):
+        """Write server's configuration (template with d, key, crt, dom, ping) into its
+        directory, start it (argv(conf)), wait for its TLS port, start the client pair."""
+        d = sess.path(server)
+        os.makedirs(d, exist_ok=True)
+        key, crt = sess.cert()
+        conf = os.path.join(d, conf_name)
+        with open(conf, "w") as f:
+            f.write(template.format(d=d, key=key, crt=crt, dom=DOMAIN,
+                                    ping=sess.params["ping_s"]))
+        sess.spawn("s", argv(conf), server)
+        if not sess.wait_listen(port):
+            raise RuntimeError("%s did not start" % server)
+        sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", client + "_chat.py"),
+                         "--host", sess.server_ip, "--seed", str(sess.params["seed"])]
+                   + list(extra), client + "-clients", client=True)
+
 
 class XmppChat(_Chat):
     """Prosody server, two slixmpp clients exchanging messages and chat states (XEP-0085)."""
@@ -75,16 +92,8 @@ class XmppChat(_Chat):
         for user in ("alice", "bob"):
             with open(os.path.join(accounts, user + ".dat"), "w") as f:
                 f.write('return {\n\t["password"] = "%s-pw";\n};\n' % user)
-        key, crt = sess.cert()
-        conf = os.path.join(d, "prosody.cfg.lua")
-        with open(conf, "w") as f:
-            f.write(PROSODY_CONF.format(d=d, key=key, crt=crt, dom=DOMAIN))
-        sess.spawn("s", ["prosody", "--config", conf, "-F"], "prosody")
-        if not sess.wait_listen(5222):
-            raise RuntimeError("prosody did not start")
-        sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", "xmpp_chat.py"),
-                         "--host", sess.server_ip, "--seed", str(sess.params["seed"])],
-                   "xmpp-clients", client=True)
+        self.serve(sess, "prosody", "prosody.cfg.lua", PROSODY_CONF,
+                   lambda conf: ["prosody", "--config", conf, "-F"], 5222, "xmpp")
 
 
 class IrcChat(_Chat):
@@ -95,19 +104,8 @@ class IrcChat(_Chat):
         return [("tcp", 6697)]
 
     def start(self, sess):
-        d = sess.path("ngircd")
-        os.makedirs(d, exist_ok=True)
-        key, crt = sess.cert()
-        conf = os.path.join(d, "ngircd.conf")
-        with open(conf, "w") as f:
-            f.write(NGIRCD_CONF.format(d=d, key=key, crt=crt, dom=DOMAIN,
-                                       ping=sess.params["ping_s"]))
-        sess.spawn("s", ["ngircd", "-n", "-f", conf], "ngircd")
-        if not sess.wait_listen(6697):
-            raise RuntimeError("ngircd did not start")
-        sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", "irc_chat.py"),
-                         "--host", sess.server_ip, "--seed", str(sess.params["seed"])],
-                   "irc-clients", client=True)
+        self.serve(sess, "ngircd", "ngircd.conf", NGIRCD_CONF,
+                   lambda conf: ["ngircd", "-n", "-f", conf], 6697, "irc")
 
 
 class MqttChat(_Chat):
@@ -120,19 +118,9 @@ class MqttChat(_Chat):
         return [("tcp", 8883)]
 
     def start(self, sess):
-        d = sess.path("mosquitto")
-        os.makedirs(d, exist_ok=True)
-        key, crt = sess.cert()
-        conf = os.path.join(d, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write(MOSQUITTO_CONF.format(d=d, key=key, crt=crt))
-        sess.spawn("s", ["mosquitto", "-c", conf], "mosquitto")
-        if not sess.wait_listen(8883):
-            raise RuntimeError("mosquitto did not start")
-        sess.spawn("c", ["/usr/bin/python3", os.path.join(HERE, "clients", "mqtt_chat.py"),
-                         "--host", sess.server_ip, "--seed", str(sess.params["seed"]),
-                         "--keepalive", str(sess.params["ping_s"])],
-                   "mqtt-clients", client=True)
+        self.serve(sess, "mosquitto", "mosquitto.conf", MOSQUITTO_CONF,
+                   lambda conf: ["mosquitto", "-c", conf], 8883, "mqtt",
+                   ["--keepalive", str(sess.params["ping_s"])])
 
 
 APPS = [XmppChat(), IrcChat(), MqttChat()]

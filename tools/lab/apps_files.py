@@ -108,7 +108,7 @@ class Curl(_Transfer):
         return shlex.join(args) + "; rm -f %s/*" % shlex.quote(sess.path("nginx", "uploads"))
 
 
-class Aria2(_Transfer):
+class Aria2(Curl):
     """aria2c segmented HTTPS downloads from nginx: each file over 2-8 parallel connections
     (download managers and package tools work this way), optional overall rate limit. aria2
     does not upload over HTTP, so every step is a download."""
@@ -118,12 +118,6 @@ class Aria2(_Transfer):
         p = super().draw(rng, duration)
         p["connections"] = rng.choice([2, 4, 8])
         return p
-
-    def ports(self, sess):
-        return [("tcp", 443)]
-
-    def prepare(self, sess):
-        servers.start_nginx(sess, sess.run.content)
 
     def command(self, sess, st, files, i):
         n = sess.params["connections"]
