@@ -8,17 +8,21 @@
     f.records                        # structured array of every packet record (RECORD_DTYPE)
     f.window_records(i)              # records of window i (a view into f.records)
     f.src(i), f.dst(i)               # initiator / responder address text of window i
+    fpwindows.write(path, window_us, windows, records)   # the same format back to a file
 
 Run as a script it prints a summary: /usr/bin/python3 fpwindows.py FILE.windows
 """
 
 import ipaddress
+import os
 import sys
 
 import numpy as np
 
 MAGIC = b"FPWIN1\0\0"
 FILE_HDR_SIZE = 24
+# fp-extract's default --max-records, flowpicd's default flow.max_packets_per_window
+DEFAULT_MAX_RECORDS = 16384
 
 WINDOW_DTYPE = np.dtype([
     ("family", "u1"),        # 4 or 6
@@ -115,6 +119,23 @@ def read(path):
     for i, (p, n) in enumerate(spans):
         records[offsets[i]:offsets[i] + n] = np.frombuffer(data, RECORD_DTYPE, n, p)
     return WindowsFile(int(window_us), windows, records, offsets)
+
+
+def write(path, window_us, windows, records):
+    """Write windows (WINDOW_DTYPE rows, each with its n_records) and their records
+    (RECORD_DTYPE, window after window, in order) as a .windows file read() reads back."""
+    windows = np.asarray(windows, WINDOW_DTYPE)
+    records = np.asarray(records, RECORD_DTYPE)
+    n = windows["n_records"].astype(np.int64)
+    if int(n.sum()) != len(records):
+        raise ValueError("%d records for windows announcing %d" % (len(records), n.sum()))
+    offsets = np.concatenate([[0], np.cumsum(n)])
+    with open(path + ".tmp", "wb") as f:
+        f.write(MAGIC + np.array([window_us, len(windows)], "<u8").tobytes())
+        for i in range(len(windows)):
+            f.write(windows[i:i + 1].tobytes())
+            f.write(records[offsets[i]:offsets[i + 1]].tobytes())
+    os.replace(path + ".tmp", path)
 
 
 def main(argv):

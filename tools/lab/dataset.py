@@ -24,7 +24,7 @@ import label  # noqa: E402
 CATEGORIES = ["voip", "video", "chat", "browsing", "file_transfer"]
 END_TIME = 0
 END_EVICT = 2
-MAX_RECORDS = 16384  # flowpicd's default flow.max_packets_per_window
+MAX_RECORDS = fpwindows.DEFAULT_MAX_RECORDS
 LABEL_FIELDS = ["file", "row", "category", "app", "vpn", "session", "proto", "src", "src_port",
                 "dst", "dst_port", "start_us", "index", "packets", "bytes", "n_records", "sampled_out", "shift"]
 

@@ -347,6 +347,60 @@ def test_holdout_rounds(tmp):
     eq(seen, {"v1", "v2", "d1", "d2", "d3"}, "every application of a multi-app category held out")
 
 
+def test_session_merge(tmp):
+    """Two flows of a session become one tunnel flow: windows on one grid from the origin,
+    records at their absolute times, shifts evened to the largest, the cap kept by thinning;
+    train.py's merge draws them and never takes a flow of another side of the split."""
+    import fpwindows
+    import merge
+    path = os.path.join(tmp, "m.windows")
+    # flow A: window 0 at T0 (shift 0, 6 records), flow B: window 0 at T0 + 30 s with shift 1
+    # (4 records standing for 8 packets), flow A again: window 1 at T0 + 60 s (2 records)
+    t0 = 1700000000000000
+    w = np.zeros(3, fpwindows.WINDOW_DTYPE)
+    w["start_us"] = [t0, t0 + 30000000, t0 + 60000000]
+    w["index"] = [0, 0, 1]
+    w["n_records"] = [6, 4, 2]
+    w["shift"] = [0, 1, 0]
+    w["packets"] = [6, 8, 2]
+    w["sampled_out"] = [0, 4, 0]
+    r = np.zeros(12, fpwindows.RECORD_DTYPE)
+    r["t_us"] = [0, 1, 2, 3, 4, 40000000] + [0, 10, 20, 35000000] + [5, 6]
+    r["size"] = [100, 101, 102, 103, 104, 105] + [200, 201, 202, 203] + [300, 301]
+    fpwindows.write(path, WINDOW_US, w, r)
+    wf = fpwindows.read(path)
+    eq(wf.window_records(1)["size"].tolist(), [200, 201, 202, 203], "writer round trip")
+    h, rec = merge.merge_session(wf, [0, 1, 2], t0, 16384)
+    eq(h["start_us"].tolist(), [t0, t0 + 60000000], "tunnel windows on the origin's grid")
+    # tunnel window 0: A's records thinned to every 2nd (shift 1 like B's: sizes 100, 102,
+    # 104), B's first three (at 30 s + 0, 10, 20 us); window 1: A's window-1 records thinned
+    # the same way (300 at 60 s + 5 us), B's last (30 s + 35 s = 65 s)
+    eq(h["shift"].tolist(), [1, 1], "shift evened to the largest member's")
+    eq(rec["size"][:int(h["n_records"][0])].tolist(), [100, 102, 104, 200, 201, 202],
+       "window 0 records in time order")
+    eq(rec["size"][int(h["n_records"][0]):].tolist(), [300, 203], "window 1 records")
+    eq(rec["t_us"][int(h["n_records"][0]):].tolist(), [5, 5000000], "window 1 times")
+    eq(h["packets"].tolist(), [6 + 6, 2 + 2], "packets each record stands for")
+    eq((h["packets"] - h["n_records"] - h["sampled_out"]).tolist(), [0, 0],
+       "packets = records + sampled out")
+    h2, rec2 = merge.merge_session(wf, [0, 1, 2], t0, 2)
+    eq((h2["n_records"].tolist(), h2["shift"].tolist()), ([2, 2], [3, 1]),
+       "cap: thinned until it fits, shift raised")
+    eq(rec2["size"][:2].tolist(), [100, 201], "cap keeps every other record, twice")
+    try:
+        merge.merge_session(wf, [0], t0 + 1, 16384)
+        raise AssertionError("an origin after a member's start was accepted")
+    except ValueError:
+        pass
+    # the pictures fp-pics draws of the merged file: one per tunnel window with >= 10 packets
+    keys = merge.merge_file(wf, [("s", t0, [0, 1, 2])], os.path.join(tmp, "t.windows"))
+    eq(keys, ["s", "s"], "keys of the written windows")
+    c, ix = pics(tmp, os.path.join(tmp, "t.windows"), 32, "--min-packets", "4")
+    eq(ix["window"].tolist(), [0, 1], "both tunnel windows drawn")
+    eq(round(float(np.expm1(c["value"][c["win"] == 0].astype(np.float64)).sum()), 3), 12.0,
+       "window 0 drawn with weight 2 per record")
+
+
 def test_metrics(tmp):
     ev = metrics.evaluate([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], 3)
     eq(ev["confusion"], [[2, 1, 0], [0, 1, 1], [0, 0, 1]], "confusion")
@@ -513,7 +567,8 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
         for t in (test_pics_cells, test_pics_size_shift, test_pics_time_scale_shift,
                   test_pics_drop, test_pics_errors, test_parse_aug, test_split_by_flow,
-                  test_holdout_rounds, test_two_sources, test_metrics, test_sparse_conv,
+                  test_holdout_rounds, test_two_sources, test_session_merge, test_metrics,
+                  test_sparse_conv,
                   test_train_and_parity):
             try:
                 t(tmp)

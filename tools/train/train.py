@@ -10,6 +10,7 @@ Run by /usr/bin/python3 (Debian's python3-torch and python3-numpy). See docs/TRA
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import shlex
@@ -25,6 +26,8 @@ import torch  # noqa: E402
 
 import fit  # noqa: E402
 import labdata  # noqa: E402
+import fpwindows  # noqa: E402  (tools/extract, on the path labdata sets)
+import merge  # noqa: E402
 import metrics  # noqa: E402
 import nets  # noqa: E402
 import picset  # noqa: E402
@@ -59,6 +62,17 @@ EXPERIMENTS = {
             "augment": ["size=24", "size=48", "size=72", "scale=0.8", "scale=1.25",
                         "tshift=-5", "tshift=5", "drop=0.1+seed=1"],
             "val_augment": ["size=24", "size=48", "size=72"]},
+    # 3ta with each plain session's flows also merged into the one tunnel flow a VPN would
+    # carry (merge.py), drawn at 3t's tunnel sizes, for training (train flows) and
+    # validation (validation flows): still no VPN window used. Picked from how a tunnel
+    # works, before any run of it (docs/TRAINING.md).
+    "3tm": {"title": "category, train plain + tunnel-size, time, loss augmentation + session "
+                     "merge, test VPN",
+            "task": "category", "pool": "plain", "test": "vpn", "patience": 12,
+            "augment": ["size=24", "size=48", "size=72", "scale=0.8", "scale=1.25",
+                        "tshift=-5", "tshift=5", "drop=0.1+seed=1"],
+            "val_augment": ["size=24", "size=48", "size=72"],
+            "merge": ["size=24", "size=48", "size=72"]},
     # 4 over rounds: round r holds out each category's application number r (mod the
     # category's count, names sorted), so every application is the unseen one at least once;
     # the figures pool the rounds' test windows
@@ -221,6 +235,67 @@ def augment(args, parts, res, pics, y, tr, specs, what="training"):
     return out, np.concatenate(ys), np.concatenate(trs)
 
 
+def merge_augment(args, parts, res, pics, y, idx, specs, classes, key, what="training"):
+    """Add, for every plain session with a flow among pictures idx, the session's windows
+    merged into tunnel windows (merge.py), drawn by fp-pics with each spec. A session's
+    members are its labelled windows whose flow is among idx's or has no picture at all (too
+    short to draw alone, but carried by the tunnel all the same), never a flow of another
+    side of the split. Returns the joined pictures, labels and indices (idx and the added)."""
+    fp_pics = tool(args, "fp_pics", "train")
+    pictured = {m["flow"] for m in pics.meta}
+    mine = {pics.meta[i]["flow"] for i in idx}
+    out, ys, idxs = pics, [y], [idx]
+    merged = []
+    for part in parts:
+        sessions, origin, used = {}, {}, set()
+        wf = None
+        for w, lab in enumerate(part.labels):
+            if lab is None or lab["vpn"] or lab["category"] not in CATEGORIES:
+                continue
+            if wf is None:
+                wf = fpwindows.read(part.windows)
+            s = lab["session"]
+            start = int(wf.windows[w]["start_us"])
+            origin[s] = min(origin.get(s, start), start)
+            if lab["flow"] in mine:
+                used.add(s)
+            if lab["flow"] in mine or lab["flow"] not in pictured:
+                sessions.setdefault(s, []).append(w)
+        groups = [(s, origin[s], sessions[s]) for s in sorted(used)]
+        if not groups:
+            continue
+        tag = hashlib.sha256(json.dumps([(s, m) for s, _, m in groups]).encode()).hexdigest()
+        name = "%s.merge-%s" % (part.name, tag[:12])
+        path = os.path.join(args.work, "merged", name + ".windows")
+        keys_path = path[:-len(".windows")] + ".keys.json"
+        if os.path.exists(path) and os.path.exists(keys_path) and \
+                os.path.getmtime(path) >= os.path.getmtime(part.windows):
+            with open(keys_path) as f:
+                keys = json.load(f)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            keys = merge.merge_file(wf, groups, path)
+            with open(keys_path, "w") as f:
+                json.dump(keys, f)
+        first = {}
+        for w, lab in enumerate(part.labels):
+            if lab is not None and lab.get("session") in used:
+                first.setdefault(lab["session"], lab)
+        labels = [dict(category=first[s]["category"], app=first[s]["app"], vpn=False,
+                       session=s, flow="merge:%s:%s" % (what, s)) for s in keys]
+        merged.append(labdata.Part(path, labels, name))
+    for spec in specs:
+        aug = picset.build(merged, res, os.path.join(args.work, "pics"), fp_pics,
+                           min_packets=args.min_packets, aug=spec)
+        base = len(out)
+        out = out.concat(aug)
+        ys.append(np.array([classes.index(m[key]) for m in aug.meta], y.dtype))
+        idxs.append(base + np.arange(len(aug)))
+        log("session merge %s: %d %s tunnel windows from %d parts" % (spec, len(aug), what,
+                                                                       len(merged)))
+    return out, np.concatenate(ys), np.concatenate(idxs)
+
+
 def augment_specs(text):
     """--augment: comma-separated augmentation specs, or "none"."""
     if text.strip() == "none":
@@ -269,6 +344,12 @@ def train_round(args, exp_id, res, parts, pics, rnd):
     if val_specs:
         pics, y, va = augment(args, parts, res, pics, y, va, val_specs, "validation")
         info["val_augment"] = val_specs
+    if exp.get("merge"):
+        key = "category" if exp["task"] == "category" else "app"
+        pics, y, tr = merge_augment(args, parts, res, pics, y, tr, exp["merge"], classes, key)
+        pics, y, va = merge_augment(args, parts, res, pics, y, va, exp["merge"], classes, key,
+                                    "validation")
+        info["merge"] = exp["merge"]
     sp = describe_split(pics, y, classes, tr, va, te)
     log("%sdata: %d labelled windows; train %d (%d flows), val %d, test %d (%d flows)%s"
         % ("round %d: " % rnd if exp["test"] == "rounds" else "", len(pics), len(tr),
