@@ -1,5 +1,5 @@
 #!/bin/sh
-# experiments.sh: one experiment of train.py (1..5, 3t, 4r, 2a, 3ta: its EXPERIMENTS table), or
+# experiments.sh: one experiment of train.py (1..5, 3t, 4r, 2a, 3ta, 3tm: its EXPERIMENTS table), or
 # the shipped models ("ship"), on the lab data, then the tables of models/README.md.
 # Usage: tools/train/experiments.sh N|ship [DATA_DIR...]
 # Environment: FLOWPIC_BUILD (build dir), FLOWPIC_TRAIN_RES (resolutions, default 32,64,1500),
