@@ -401,6 +401,39 @@ def test_session_merge(tmp):
        "window 0 drawn with weight 2 per record")
 
 
+def test_merge_sides(tmp):
+    """train.py's session merge: a session's tunnel windows hold its flows of the side merged
+    (and flows too short to be drawn alone), never a flow of another side of the split."""
+    import argparse
+    import labdata
+    import train
+    d = os.path.join(tmp, "sides")
+    os.makedirs(d, exist_ok=True)
+    # one session: flow a (12 packets of 100 B), flow b (15 of 900 B), flow c (4 of 1400 B,
+    # too short for a picture); all in one 60-s window from the session's start
+    wins = [(1, 12, [(1000 * i, 100, 0) for i in range(12)]),
+            (2, 15, [(1000 * i, 900, 1) for i in range(15)]),
+            (3, 4, [(1000 * i, 1400, 0) for i in range(4)])]
+    win_file(os.path.join(d, "chat-plain.windows"), wins)
+    with open(os.path.join(d, "chat-plain.labels.jsonl"), "w") as f:
+        for flow in "abc":
+            f.write(json.dumps({"category": "chat", "app": "x", "vpn": False, "session": "s1",
+                                "flow": "s1/" + flow}) + "\n")
+    args = argparse.Namespace(work=os.path.join(tmp, "work-sides"), fp_pics=FP_PICS,
+                              min_packets=10)
+    parts = labdata.load([d], args.work, "/bin/false")
+    ps = picset.build(parts, 32, os.path.join(args.work, "pics"), FP_PICS)
+    eq([m["flow"] for m in ps.meta], ["s1/a", "s1/b"], "pictures of the drawable flows")
+    y = np.array([2, 2])
+    for side, want in (([0], 12 + 4), ([1], 15 + 4)):
+        out, ys, idx = train.merge_augment(args, parts, 32, ps, y, np.array(side), [""],
+                                           train.CATEGORIES, "category")
+        eq(len(out), 3, "one tunnel window added")
+        eq((list(idx), int(ys[2]), out.meta[2]["vpn"]), (side + [2], 2, False),
+           "its index, label and plain origin")
+        eq(out.meta[2]["packets"], want, "packets of the side's flow plus the short flow")
+
+
 def test_metrics(tmp):
     ev = metrics.evaluate([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], 3)
     eq(ev["confusion"], [[2, 1, 0], [0, 1, 1], [0, 0, 1]], "confusion")
@@ -567,7 +600,8 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="fptrain-") as tmp:
         for t in (test_pics_cells, test_pics_size_shift, test_pics_time_scale_shift,
                   test_pics_drop, test_pics_errors, test_parse_aug, test_split_by_flow,
-                  test_holdout_rounds, test_two_sources, test_session_merge, test_metrics,
+                  test_holdout_rounds, test_two_sources, test_session_merge, test_merge_sides,
+                  test_metrics,
                   test_sparse_conv,
                   test_train_and_parity):
             try:
